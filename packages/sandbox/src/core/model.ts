@@ -1,0 +1,87 @@
+/**
+ * Records shared between the sandbox's services. EC2 owns volumes and snapshots as resources; the EBS direct API
+ * reads and creates snapshots too, and the block engine holds their content. Every record is plain JSON so that
+ * the state store can journal it.
+ */
+
+export interface Tag {
+  Key: string;
+  Value: string;
+}
+
+export interface Account {
+  accountId: string; // 12 digits
+  name: string; // "production", "backup", ...
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface RegionInfo {
+  name: string; // "us-east-1"
+  zones: string[]; // ["us-east-1a", ...]
+}
+
+/** Caller of one request, resolved from the SigV4 access key. */
+export interface Principal {
+  accountId: string;
+  accessKeyId: string;
+  /** arn:aws:iam::<account>:root for the account's own key pair; roles and users come with part 2. */
+  arn: string;
+}
+
+export interface VolumeRecord {
+  volumeId: string;
+  ownerId: string;
+  region: string;
+  availabilityZone: string;
+  sizeGiB: number;
+  volumeType: string; // gp3, gp2, io1, ...
+  iops?: number;
+  throughput?: number;
+  encrypted: boolean;
+  kmsKeyId?: string;
+  snapshotId?: string; // the snapshot the volume was created from
+  createTime: string; // ISO
+  /** Timestamps drive state: "creating" until availableAt, then "available"/"in-use"; deleted records are removed. */
+  availableAt: string;
+  attachments: Array<{
+    instanceId: string;
+    device: string;
+    attachTime: string;
+    deleteOnTermination: boolean;
+    state: 'attaching' | 'attached' | 'detaching';
+  }>;
+  tags: Tag[];
+}
+
+export interface SnapshotRecord {
+  snapshotId: string;
+  ownerId: string;
+  region: string;
+  /** For copies AWS reports an arbitrary volume id; we keep the source volume's id for CreateSnapshot(s). */
+  volumeId: string;
+  volumeSizeGiB: number;
+  description: string;
+  encrypted: boolean;
+  kmsKeyId?: string;
+  startTime: string; // ISO
+  /** pending until completesAt, then completed (unless state is "error"). Progress is derived from time. */
+  completesAt: string;
+  /** For EBS direct StartSnapshot: "pending" until CompleteSnapshot; then timing as above. */
+  origin: 'ec2' | 'ebs-direct' | 'copy' | 'import';
+  state?: 'error';
+  stateMessage?: string;
+  /** Lineage id: snapshots of one lineage can be compared with ListChangedBlocks. */
+  lineage: string;
+  parentSnapshotId?: string;
+  /** createVolumePermission: account ids, and "all" for public. */
+  sharedWith: string[];
+  tags: Tag[];
+  /** EBS direct StartSnapshot bookkeeping. */
+  direct?: {
+    status: 'pending' | 'completed' | 'error';
+    timeoutAt: string;
+    visibleAt: string; // "snapshot does not exist" before this instant
+    clientToken?: string;
+  };
+}

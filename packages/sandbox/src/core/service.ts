@@ -1,0 +1,68 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { BlockEngine } from './blocks.js';
+import type { Account, Principal, RegionInfo } from './model.js';
+import type { StateStore } from './state.js';
+
+/**
+ * How long things take, as AWS's do. Defaults are non-zero so that clients' waiters and retries run; the
+ * benchmark knob sets every value to 0.
+ */
+export interface Timing {
+  snapshotSeconds: number; // CreateSnapshot pending -> completed
+  instanceSeconds: number; // pending -> running, stopping -> stopped, shutting-down -> terminated
+  volumeSeconds: number; // creating -> available, attaching -> attached
+  startSnapshotVisibilitySeconds: number; // "snapshot does not exist" window after StartSnapshot
+}
+
+export const DEFAULT_TIMING: Timing = {
+  snapshotSeconds: 2,
+  instanceSeconds: 2,
+  volumeSeconds: 1,
+  startSnapshotVisibilitySeconds: 1,
+};
+
+export const ZERO_TIMING: Timing = {
+  snapshotSeconds: 0,
+  instanceSeconds: 0,
+  volumeSeconds: 0,
+  startSnapshotVisibilitySeconds: 0,
+};
+
+/** Everything a service needs, shared by all services of one sandbox. */
+export interface SandboxContext {
+  readonly state: StateStore;
+  readonly blocks: BlockEngine;
+  readonly accounts: readonly Account[];
+  readonly regions: readonly RegionInfo[];
+  readonly timing: Timing;
+  /** Milliseconds since the epoch; one clock for every service so that tests can reason about time. */
+  now(): number;
+  /** Fresh resource id with AWS's shape: prefix + 17 lowercase hex digits (e.g. vol-0a1b...). */
+  newId(prefix: string): string;
+  /** Request counters for cost accounting (per service and operation). */
+  count(service: string, operation: string, bytesIn: number, bytesOut: number): void;
+}
+
+/** One authenticated AWS request, routed by its SigV4 credential scope. */
+export interface AwsRequest {
+  readonly method: string;
+  readonly path: string; // decoded path, without the query string
+  readonly rawPath: string;
+  readonly query: URLSearchParams;
+  readonly headers: IncomingHttpHeaders;
+  /** The whole body; services whose bodies are large (S3) read the stream instead (part 2). */
+  readonly body: Buffer;
+  readonly service: string; // SigV4 scope: ec2, ebs, s3, kms, sts, iam
+  readonly region: string;
+  readonly principal: Principal;
+  readonly requestId: string;
+}
+
+export interface Service {
+  /** SigV4 scope name this service answers. */
+  readonly name: string;
+  /** Answers the request completely (status, headers, body), including errors in the service's own shape. */
+  handle(req: AwsRequest, res: ServerResponse, ctx: SandboxContext): Promise<void>;
+  /** The operation name for counters and fault injection (e.g. "GetSnapshotBlock"), if recognised. */
+  operationOf(req: AwsRequest): string | undefined;
+}
