@@ -1,1 +1,11 @@
-export const VERSION = '0.1.0';
+export { type BackupOptions, backupImage, type DiskSource, newPointId } from './backup.js';
+export { type CheckReport, checkRepository, type DamagedDisk, type DamagedRange } from './check.js';
+export type { KeySlot } from './crypto/keys.js';
+export { isRepositoryError, RepositoryError, type RepositoryErrorCode } from './errors.js';
+export { CHUNK_SIZE, FORMAT_VERSION, LEAF_BLOCKS, PACK_TARGET_SIZE } from './format.js';
+export type { DiskRecord, Manifest, ResourceRef } from './manifest.js';
+export type { Progress } from './progress.js';
+export { type InitOptions, Repository, type RepositoryConfig } from './repository.js';
+export { DiskReader, findDisk, restoreDisk } from './restore.js';
+export { LocalStore } from './store/local.js';
+export type { ObjectInfo, Store } from './store/store.js';

@@ -1,0 +1,33 @@
+/**
+ * Typed errors of the repository. Each has a stable code (for scripts and the API) and a human message that
+ * says what is wrong and what to do; causes are kept, never swallowed.
+ */
+export type RepositoryErrorCode =
+  | 'REPO_NOT_FOUND' // no repository at the location
+  | 'REPO_EXISTS' // init over an existing repository
+  | 'REPO_VERSION' // a format version this build cannot read
+  | 'REPO_CORRUPT' // an object fails authentication, parsing or size checks
+  | 'WRONG_PASSWORD' // no key slot opens with the given secret
+  | 'KEY_SLOT' // key slot management refused (last slot, unknown slot)
+  | 'NOT_FOUND' // restore point, disk or object missing
+  | 'AMBIGUOUS' // an id prefix matches several restore points
+  | 'INVALID_ARGUMENT' // caller input is wrong
+  | 'STORE_FULL' // no space left on the store
+  | 'STORE_IO' // any other I/O failure of the store
+  | 'OBJECT_EXISTS' // a write-once object already exists
+  | 'SOURCE_IO'; // reading the image being backed up failed
+
+export class RepositoryError extends Error {
+  constructor(
+    readonly code: RepositoryErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'RepositoryError';
+  }
+}
+
+export function isRepositoryError(err: unknown, code?: RepositoryErrorCode): err is RepositoryError {
+  return err instanceof RepositoryError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,248 @@
+import { randomBytes } from 'node:crypto';
+import { blobId, openBlob } from './blob.js';
+import { Codec } from './compress.js';
+import {
+  createPasswordSlot,
+  deriveMasterKey,
+  type KeySlot,
+  type MasterKey,
+  newMasterSecret,
+  openPasswordSlot,
+  validateSlot,
+} from './crypto/keys.js';
+import { isRepositoryError, RepositoryError } from './errors.js';
+import {
+  CHUNK_SIZE,
+  CONFIG_KEY,
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  INDEX_PREFIX,
+  KEYS_PREFIX,
+  keySlotKey,
+  packKey,
+  POINTS_PREFIX,
+} from './format.js';
+import { decodeIndexFile } from './index/file.js';
+import { type BlobIndex, MemoryBlobIndex } from './index/master.js';
+import { decodeManifest, type Manifest } from './manifest.js';
+import type { IndexEntry } from './pack.js';
+import type { Store } from './store/store.js';
+import { mapLimit } from './util.js';
+
+/** The only unencrypted object besides key slots: enough to refuse a format this build cannot read. */
+export interface RepositoryConfig {
+  format: typeof FORMAT_NAME;
+  version: number;
+  id: string;
+  created: string;
+  chunkSize: number;
+}
+
+export interface InitOptions {
+  /** scrypt cost; tests may lower it, the CLI never does. */
+  kdfCost?: { N: number; r: number; p: number };
+}
+
+export class Repository {
+  readonly codec = new Codec();
+  private index: MemoryBlobIndex | undefined;
+
+  private constructor(
+    readonly store: Store,
+    readonly config: RepositoryConfig,
+    readonly key: MasterKey,
+    readonly slotId: string,
+    private readonly kdfCost?: InitOptions['kdfCost'],
+  ) {}
+
+  get id(): string {
+    return this.config.id;
+  }
+
+  /** Creates a repository: the key slot first, the config last, so that a half-made repository is never opened. */
+  static async init(store: Store, password: string, options: InitOptions = {}): Promise<Repository> {
+    if (await store.stat(CONFIG_KEY)) {
+      throw new RepositoryError('REPO_EXISTS', `a repository already exists at ${store.location}`);
+    }
+    const config: RepositoryConfig = {
+      format: FORMAT_NAME,
+      version: FORMAT_VERSION,
+      id: randomBytes(16).toString('hex'),
+      created: new Date().toISOString(),
+      chunkSize: CHUNK_SIZE,
+    };
+    const secret = newMasterSecret();
+    const slot = await createPasswordSlot(config.id, secret, password, { cost: options.kdfCost });
+    await store.put(keySlotKey(slot.id), Buffer.from(JSON.stringify(slot, null, 2)));
+    await store.put(CONFIG_KEY, Buffer.from(JSON.stringify(config, null, 2)));
+    return new Repository(store, config, deriveMasterKey(secret, config.id), slot.id, options.kdfCost);
+  }
+
+  static async readConfig(store: Store): Promise<RepositoryConfig> {
+    let raw: Buffer;
+    try {
+      raw = await store.get(CONFIG_KEY);
+    } catch (err) {
+      if (isRepositoryError(err, 'NOT_FOUND')) {
+        throw new RepositoryError(
+          'REPO_NOT_FOUND',
+          `there is no Lifeboat repository at ${store.location} (no config object); create one with "lifeboat repo init"`,
+        );
+      }
+      throw err;
+    }
+    let config: RepositoryConfig;
+    try {
+      config = JSON.parse(raw.toString('utf8')) as RepositoryConfig;
+    } catch (cause) {
+      throw new RepositoryError('REPO_CORRUPT', `the config of ${store.location} is not valid JSON`, { cause });
+    }
+    if (config.format !== FORMAT_NAME) {
+      throw new RepositoryError('REPO_CORRUPT', `${store.location} does not hold a Lifeboat repository`);
+    }
+    if (config.version !== FORMAT_VERSION) {
+      throw new RepositoryError(
+        'REPO_VERSION',
+        `the repository at ${store.location} has format version ${config.version}; this build of Lifeboat reads version ${FORMAT_VERSION} only: use a Lifeboat release that supports it`,
+      );
+    }
+    if (config.chunkSize !== CHUNK_SIZE || !/^[0-9a-f]{32}$/.test(config.id)) {
+      throw new RepositoryError('REPO_CORRUPT', `the config of ${store.location} is malformed`);
+    }
+    return config;
+  }
+
+  static async open(store: Store, password: string): Promise<Repository> {
+    const config = await Repository.readConfig(store);
+    const slots = await listSlots(store);
+    if (slots.length === 0) {
+      throw new RepositoryError('REPO_CORRUPT', `the repository at ${store.location} has no key slots`);
+    }
+    for (const slot of slots) {
+      const secret = await openPasswordSlot(config.id, slot, password);
+      if (secret) return new Repository(store, config, deriveMasterKey(secret, config.id), slot.id);
+    }
+    throw new RepositoryError(
+      'WRONG_PASSWORD',
+      `the password does not open the repository at ${store.location} (tried ${slots.length} key slot${slots.length > 1 ? 's' : ''})`,
+    );
+  }
+
+  // ---- key slots ----
+
+  async keySlots(): Promise<KeySlot[]> {
+    return listSlots(this.store);
+  }
+
+  async addPassword(password: string, label?: string): Promise<KeySlot> {
+    const slot = await createPasswordSlot(this.id, this.key.secret, password, { label, cost: this.kdfCost });
+    await this.store.put(keySlotKey(slot.id), Buffer.from(JSON.stringify(slot, null, 2)));
+    return slot;
+  }
+
+  /** Removes a key slot; the last slot is never removed (the repository would be lost). */
+  async removeSlot(slotId: string): Promise<void> {
+    const slots = await this.keySlots();
+    if (!slots.some((s) => s.id === slotId)) {
+      throw new RepositoryError('KEY_SLOT', `there is no key slot ${slotId}; "lifeboat repo passwd --list" lists them`);
+    }
+    if (slots.length === 1) {
+      throw new RepositoryError('KEY_SLOT', `key slot ${slotId} is the last one: add another password before removing it`);
+    }
+    await this.store.delete(keySlotKey(slotId));
+  }
+
+  // ---- index ----
+
+  /** Loads every index file (once); superseded index files are skipped. */
+  async loadIndex(): Promise<BlobIndex> {
+    if (this.index) return this.index;
+    const index = new MemoryBlobIndex();
+    const ids: string[] = [];
+    for await (const o of this.store.list(INDEX_PREFIX)) ids.push(o.key.slice(INDEX_PREFIX.length));
+    const files = await mapLimit(ids, 8, async (id) =>
+      decodeIndexFile(this.key, this.codec, id, await this.store.get(`${INDEX_PREFIX}${id}`)),
+    );
+    const superseded = new Set(files.flatMap((f) => f.supersedes));
+    for (const f of files) if (!superseded.has(f.id)) for (const e of f.entries) index.add(e);
+    this.index = index;
+    return index;
+  }
+
+  /** Called by the blob writer once an index file naming these entries is stored. */
+  indexCommitted(entries: readonly IndexEntry[]): void {
+    if (!this.index) return;
+    for (const e of entries) this.index.add(e);
+  }
+
+  async lookup(id: Buffer, what: string): Promise<IndexEntry> {
+    const entry = (await this.loadIndex()).get(id);
+    if (!entry) throw new RepositoryError('REPO_CORRUPT', `${what}: blob ${id.toString('hex').slice(0, 16)} is not in any index file`);
+    return entry;
+  }
+
+  /** Reads, authenticates and verifies one blob. */
+  async loadBlob(id: Buffer, what: string): Promise<Buffer> {
+    const e = await this.lookup(id, what);
+    const sealed = await this.store.getRange(packKey(e.type, e.packId), e.offset, e.length);
+    return openBlob(this.key, this.codec, id, sealed, e.rawLength, true, `${what} (pack ${e.packId})`);
+  }
+
+  blobId(plain: Uint8Array): Buffer {
+    return blobId(this.key, plain);
+  }
+
+  // ---- restore points ----
+
+  async pointIds(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const o of this.store.list(POINTS_PREFIX)) ids.push(o.key.slice(POINTS_PREFIX.length));
+    return ids.sort();
+  }
+
+  async points(): Promise<Manifest[]> {
+    const ids = await this.pointIds();
+    const manifests = await mapLimit(ids, 8, (id) => this.readPointExact(id));
+    return manifests.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt) || a.id.localeCompare(b.id));
+  }
+
+  async readPointExact(id: string): Promise<Manifest> {
+    return decodeManifest(this.key, this.codec, id, await this.store.get(`${POINTS_PREFIX}${id}`));
+  }
+
+  /** A restore point by id or unique id prefix, or "latest". */
+  async readPoint(ref: string): Promise<Manifest> {
+    const ids = await this.pointIds();
+    if (ref === 'latest') {
+      const all = await this.points();
+      const last = all.at(-1);
+      if (!last) throw new RepositoryError('NOT_FOUND', `the repository at ${this.store.location} has no restore points`);
+      return last;
+    }
+    const matches = ids.includes(ref) ? [ref] : ids.filter((id) => id.startsWith(ref));
+    if (matches.length === 0) {
+      throw new RepositoryError('NOT_FOUND', `no restore point "${ref}" in ${this.store.location}; "lifeboat points" lists them`);
+    }
+    if (matches.length > 1) {
+      throw new RepositoryError('AMBIGUOUS', `"${ref}" matches ${matches.length} restore points: give more of the id`);
+    }
+    return this.readPointExact(matches[0]!);
+  }
+}
+
+async function listSlots(store: Store): Promise<KeySlot[]> {
+  const keys: string[] = [];
+  for await (const o of store.list(KEYS_PREFIX)) keys.push(o.key);
+  const slots = await mapLimit(keys, 8, async (key) => {
+    let value: unknown;
+    try {
+      value = JSON.parse((await store.get(key)).toString('utf8'));
+    } catch (cause) {
+      if (isRepositoryError(cause)) throw cause;
+      throw new RepositoryError('REPO_CORRUPT', `key slot ${key} is not valid JSON`, { cause });
+    }
+    return validateSlot(value, key);
+  });
+  // Newest first: a password just changed is tried before older slots.
+  return slots.sort((a, b) => b.created.localeCompare(a.created));
+}

@@ -1,0 +1,99 @@
+import { closeSync, readSync, writeSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { blobId, openBlob, sealBlob } from '../blob.js';
+import { Codec } from '../compress.js';
+import { deriveMasterKey } from '../crypto/keys.js';
+import { CHUNK_SIZE } from '../format.js';
+import type { HashRequest, InitMessage, OpenRequest, SealRequest, WorkerReply, WorkerRequest } from './protocol.js';
+
+/**
+ * A data worker: hashing, compression and encryption of blocks on its own core. It reads image blocks itself
+ * (file descriptors are shared by the whole process), so that block bytes never cross threads on the way in, and
+ * writes restored blocks itself for the same reason on the way out.
+ */
+const init = workerData as InitMessage;
+const key = deriveMasterKey(Buffer.from(init.secret), init.repositoryId);
+const codec = new Codec();
+const ZERO = Buffer.alloc(CHUNK_SIZE);
+const held = new Map<string, { data: Buffer; id: Buffer }>();
+
+function readBlock(fd: number, sizeBytes: number, block: number): Buffer {
+  const buf = Buffer.allocUnsafeSlow(CHUNK_SIZE);
+  const start = block * CHUNK_SIZE;
+  const want = Math.min(CHUNK_SIZE, sizeBytes - start);
+  let done = 0;
+  while (done < want) {
+    const n = readSync(fd, buf, done, want - done, start + done);
+    if (n === 0) break;
+    done += n;
+  }
+  if (done < want) throw new Error(`the image ended at byte ${start + done}, before its size ${sizeBytes}`);
+  if (done < CHUNK_SIZE) buf.fill(0, done); // the last block of an image is zero-padded, as EBS pads it
+  return buf;
+}
+
+function hash(req: HashRequest): WorkerReply {
+  const ids = req.blocks.map((block) => {
+    const data = readBlock(req.fd, req.sizeBytes, block);
+    if (data.equals(ZERO)) return null;
+    const id = blobId(key, data);
+    held.set(`${req.job}:${block}`, { data, id });
+    return new Uint8Array(id);
+  });
+  return { job: req.job, ids };
+}
+
+function seal(req: SealRequest): { reply: WorkerReply; transfer: ArrayBuffer[] } {
+  const sealed: Uint8Array[] = [];
+  for (const block of req.blocks) {
+    const h = held.get(`${req.job}:${block}`);
+    if (!h) throw new Error(`block ${block} of job ${req.job} is not held`);
+    const parts = sealBlob(key, codec, h.id, h.data);
+    sealed.push(new Uint8Array(Buffer.concat(parts)));
+  }
+  for (const k of held.keys()) if (k.startsWith(`${req.job}:`)) held.delete(k);
+  // Each sealed blob owns its ArrayBuffer unless Buffer.concat used the shared pool (tiny blobs only): copy those.
+  const own = sealed.map((s) => (s.byteOffset === 0 && s.byteLength === s.buffer.byteLength ? s : s.slice()));
+  return { reply: { job: req.job, sealed: own }, transfer: own.map((s) => s.buffer as ArrayBuffer) };
+}
+
+function openRun(req: OpenRequest): WorkerReply {
+  const run = Buffer.from(req.run.buffer, req.run.byteOffset, req.run.byteLength);
+  const errors = req.items.map((item) => {
+    try {
+      const plain = openBlob(
+        key,
+        codec,
+        item.id,
+        run.subarray(item.offset, item.offset + item.length),
+        item.rawLength,
+        req.verifyId,
+        `chunk ${Buffer.from(item.id).toString('hex').slice(0, 16)}`,
+      );
+      if (req.fd >= 0) {
+        const start = item.block * CHUNK_SIZE;
+        const len = Math.min(plain.length, req.sizeBytes - start);
+        let done = 0;
+        while (done < len) done += writeSync(req.fd, plain, done, len - done, start + done);
+      }
+      return null;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  });
+  return { job: req.job, errors };
+}
+
+parentPort!.on('message', (req: WorkerRequest | { op: 'close'; fd: number }) => {
+  try {
+    if (req.op === 'hash') parentPort!.postMessage(hash(req));
+    else if (req.op === 'seal') {
+      const { reply, transfer } = seal(req);
+      parentPort!.postMessage(reply, transfer);
+    } else if (req.op === 'open') parentPort!.postMessage(openRun(req));
+    else if (req.op === 'close') closeSync(req.fd);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    parentPort!.postMessage({ job: (req as { job?: number }).job ?? -1, error: e.code ? `${e.code}: ${e.message}` : e.message });
+  }
+});

@@ -1,0 +1,97 @@
+import { sealBlob } from './blob.js';
+import { type BlobType, indexKey, PACK_TARGET_SIZE, packKey } from './format.js';
+import { encodeIndexFile, newIndexId } from './index/file.js';
+import { MemoryBlobIndex } from './index/master.js';
+import { type IndexEntry, PackBuilder } from './pack.js';
+import type { Repository } from './repository.js';
+
+/** Packs stored before an index file names them; also bounds what an interrupted backup must redo. */
+const PACKS_PER_INDEX = 16;
+const UPLOADS_IN_FLIGHT = 2;
+
+/**
+ * Writes new blobs into packs and packs into the store, then index files naming them, in that order: an index
+ * file never names a pack that is not stored, and a blob becomes visible to deduplication in the repository's
+ * index only once an index file names it. Blobs of this writer that are not yet indexed are deduplicated
+ * against `pending`.
+ */
+export class BlobWriter {
+  private readonly packs: Partial<Record<BlobType, PackBuilder>> = {};
+  private readonly pending = new MemoryBlobIndex();
+  private readonly uploads = new Set<Promise<void>>();
+  private stored: IndexEntry[] = [];
+  private storedPacks = 0;
+  private failure: unknown;
+  /** Bytes of sealed blobs and packs written, for statistics and cost accounting. */
+  bytesStored = 0;
+  packsStored = 0;
+
+  constructor(private readonly repo: Repository) {}
+
+  /** True when the blob exists in the repository or was written by this writer. */
+  async knows(id: Uint8Array): Promise<boolean> {
+    return this.pending.has(id) || (await this.repo.loadIndex()).has(id);
+  }
+
+  async addSealed(type: BlobType, id: Buffer, sealed: readonly Uint8Array[], rawLength: number): Promise<void> {
+    if (this.failure) throw this.failure;
+    let pack = this.packs[type];
+    if (!pack) {
+      pack = new PackBuilder(type);
+      this.packs[type] = pack;
+    }
+    this.pending.add(pack.add(id, sealed, rawLength));
+    if (pack.size >= PACK_TARGET_SIZE) await this.closePack(type);
+  }
+
+  /** Stores a tree node (sealed here, on the main thread: nodes are small) and returns its id. */
+  async addTree(plain: Buffer): Promise<Buffer> {
+    const id = this.repo.blobId(plain);
+    if (!(await this.knows(id))) await this.addSealed('tree', id, sealBlob(this.repo.key, this.repo.codec, id, plain), plain.length);
+    return id;
+  }
+
+  private async closePack(type: BlobType): Promise<void> {
+    const pack = this.packs[type];
+    if (!pack) return;
+    delete this.packs[type];
+    while (this.uploads.size >= UPLOADS_IN_FLIGHT) await Promise.race(this.uploads);
+    if (this.failure) throw this.failure;
+    const parts = pack.finish(this.repo.key);
+    const upload = this.repo.store
+      .put(packKey(type, pack.packId), parts)
+      .then(() => {
+        this.bytesStored += pack.size;
+        this.packsStored++;
+        this.stored.push(...pack.entries);
+        this.storedPacks++;
+      })
+      .catch((err) => {
+        this.failure ??= err;
+      })
+      .finally(() => {
+        this.uploads.delete(upload);
+      });
+    this.uploads.add(upload);
+    if (this.storedPacks >= PACKS_PER_INDEX) await this.writeIndex();
+  }
+
+  private async writeIndex(): Promise<void> {
+    if (this.stored.length === 0) return;
+    const entries = this.stored;
+    this.stored = [];
+    this.storedPacks = 0;
+    const id = newIndexId();
+    await this.repo.store.put(indexKey(id), encodeIndexFile(this.repo.key, this.repo.codec, { id, supersedes: [], entries }));
+    this.repo.indexCommitted(entries);
+  }
+
+  /** Stores every open pack and the index files naming them. */
+  async flush(): Promise<void> {
+    await this.closePack('data');
+    await this.closePack('tree');
+    await Promise.all(this.uploads);
+    if (this.failure) throw this.failure;
+    await this.writeIndex();
+  }
+}
