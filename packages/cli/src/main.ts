@@ -1,2 +1,22 @@
-#!/usr/bin/env node
-console.log("lifeboat");
+import { CommanderError } from 'commander';
+import { describe, EXIT, exitCodeOf } from './errors.js';
+import { buildProgram } from './program.js';
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed its message (and help where useful)
+      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    const line = describe(err);
+    if (line) process.stderr.write(`${line}\n`);
+    if (process.env.LIFEBOAT_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = exitCodeOf(err);
+  }
+}
+
+await main();

@@ -5,8 +5,8 @@ import { CHUNK_SIZE, LEAF_BLOCKS, POINT_ID_PATTERN, pointKey } from './format.js
 import { type DiskRecord, encodeManifest, type Manifest, type ResourceRef } from './manifest.js';
 import type { Progress } from './progress.js';
 import type { Repository } from './repository.js';
-import { decodeNode, encodeLeaf, type Slot } from './tree/codec.js';
 import { TreeBuilder } from './tree/builder.js';
+import { decodeNode, encodeLeaf, type Slot } from './tree/codec.js';
 import { TreeReader } from './tree/reader.js';
 import { WorkerPool } from './workers/pool.js';
 import type { HashResult, SealResult } from './workers/protocol.js';
@@ -92,7 +92,10 @@ export function newPointId(): string {
 
 function validateOptions(options: BackupOptions, id: string): void {
   if (!POINT_ID_PATTERN.test(id)) {
-    throw new RepositoryError('INVALID_ARGUMENT', `"${id}" is not a valid restore point id (7-64 of a-z, 0-9 and -)`);
+    throw new RepositoryError(
+      'INVALID_ARGUMENT',
+      `"${id}" is not a valid restore point id (7-64 of a-z, 0-9 and -)`,
+    );
   }
   if (options.disks.length === 0) throw new RepositoryError('INVALID_ARGUMENT', 'no disk to back up');
   const names = new Set<string>();
@@ -126,11 +129,16 @@ async function backupDisk(
   try {
     fd = openSync(disk.path, 'r');
   } catch (cause) {
-    throw new RepositoryError('SOURCE_IO', `cannot open image ${disk.path} of disk "${disk.name}": ${(cause as Error).message}`, { cause });
+    throw new RepositoryError(
+      'SOURCE_IO',
+      `cannot open image ${disk.path} of disk "${disk.name}": ${(cause as Error).message}`,
+      { cause },
+    );
   }
   try {
     const sizeBytes = fstatSync(fd).size;
-    if (sizeBytes === 0) throw new RepositoryError('INVALID_ARGUMENT', `image ${disk.path} of disk "${disk.name}" is empty`);
+    if (sizeBytes === 0)
+      throw new RepositoryError('INVALID_ARGUMENT', `image ${disk.path} of disk "${disk.name}" is empty`);
     const blocks = Math.ceil(sizeBytes / CHUNK_SIZE);
     const ctx: DiskContext = {
       repo,
@@ -200,7 +208,10 @@ async function incrementalLeaves(
   parentDisk: DiskRecord,
 ): Promise<void> {
   const parentTree = new TreeReader(
-    { root: parentDisk.tree.root ? Buffer.from(parentDisk.tree.root, 'hex') : null, height: parentDisk.tree.height },
+    {
+      root: parentDisk.tree.root ? Buffer.from(parentDisk.tree.root, 'hex') : null,
+      height: parentDisk.tree.height,
+    },
     (id) => ctx.repo.loadBlob(id, `parent disk ${parentDisk.name}`),
     `parent disk ${parentDisk.name}`,
   );
@@ -217,7 +228,9 @@ async function incrementalLeaves(
       continue;
     }
     const slots = new Map<number, Buffer>();
-    if (inParent) for (const e of decodeNode(await ctx.repo.loadBlob(inParent, 'parent leaf'), 'parent leaf').entries) slots.set(e.slot, e.id);
+    if (inParent)
+      for (const e of decodeNode(await ctx.repo.loadBlob(inParent, 'parent leaf'), 'parent leaf').entries)
+        slots.set(e.slot, e.id);
     const before = slots.size;
     while (!next.done && Math.floor(next.value.block / LEAF_BLOCKS) === leafIndex) {
       const slot = next.value.block % LEAF_BLOCKS;
@@ -241,7 +254,10 @@ function* rangeOf(n: number): Iterable<number> {
  * the same worker and added to packs. Results come back in block order; at most BATCHES_PER_WORKER batches per
  * worker are in flight, which bounds memory.
  */
-async function* processBlocks(ctx: DiskContext, blocks: Iterable<number>): AsyncIterable<{ block: number; id: Buffer | null }> {
+async function* processBlocks(
+  ctx: DiskContext,
+  blocks: Iterable<number>,
+): AsyncIterable<{ block: number; id: Buffer | null }> {
   const inFlight: Array<Promise<Array<{ block: number; id: Buffer | null }>>> = [];
   const sealing = new Set<string>(); // new ids being sealed by some batch: others reference them
   const maxInFlight = ctx.pool.size * BATCHES_PER_WORKER;
@@ -267,7 +283,13 @@ async function runBatch(
   sealing: Set<string>,
 ): Promise<Array<{ block: number; id: Buffer | null }>> {
   const { job, worker } = ctx.pool.newJob();
-  const hashed = await ctx.pool.request<HashResult>(worker, { op: 'hash', job, fd: ctx.fd, sizeBytes: ctx.sizeBytes, blocks });
+  const hashed = await ctx.pool.request<HashResult>(worker, {
+    op: 'hash',
+    job,
+    fd: ctx.fd,
+    sizeBytes: ctx.sizeBytes,
+    blocks,
+  });
   const ids = hashed.ids.map((id) => (id ? Buffer.from(id.buffer, id.byteOffset, id.byteLength) : null));
   const toSeal: number[] = [];
   const sealIds: Buffer[] = [];

@@ -1,6 +1,6 @@
 import type { Codec } from './compress.js';
-import { idFromDigest, open, SEAL_OVERHEAD, seal, sha256 } from './crypto/seal.js';
 import type { MasterKey } from './crypto/keys.js';
+import { idFromDigest, open, SEAL_OVERHEAD, seal, sha256 } from './crypto/seal.js';
 import { RepositoryError } from './errors.js';
 
 /**
@@ -50,7 +50,10 @@ export function openBlob(
     }
   } else throw new RepositoryError('REPO_CORRUPT', `${what} has an unknown compression ${flag}`);
   if (plain.length !== rawLength) {
-    throw new RepositoryError('REPO_CORRUPT', `${what} has ${plain.length} bytes, the index says ${rawLength}`);
+    throw new RepositoryError(
+      'REPO_CORRUPT',
+      `${what} has ${plain.length} bytes, the index says ${rawLength}`,
+    );
   }
   if (verifyId && !idFromDigest(key.idKey, sha256(plain)).equals(id)) {
     throw new RepositoryError('REPO_CORRUPT', `${what} does not match its id`);

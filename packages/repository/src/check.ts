@@ -1,4 +1,13 @@
-import { CHUNK_SIZE, DATA_PREFIX, INDEX_PREFIX, LEAF_BLOCKS, NODE_FANOUT, POINTS_PREFIX, packKey, TREE_PACK_PREFIX } from './format.js';
+import {
+  CHUNK_SIZE,
+  DATA_PREFIX,
+  INDEX_PREFIX,
+  LEAF_BLOCKS,
+  NODE_FANOUT,
+  POINTS_PREFIX,
+  packKey,
+  TREE_PACK_PREFIX,
+} from './format.js';
 import { decodeIndexFile } from './index/file.js';
 import { MemoryBlobIndex } from './index/master.js';
 import type { DiskRecord, Manifest } from './manifest.js';
@@ -26,7 +35,14 @@ export interface CheckReport {
   /** Damage not tied to a disk range: unreadable index files, manifests, packs. */
   problems: string[];
   damaged: DamagedDisk[];
-  stats: { points: number; indexFiles: number; packs: number; blobs: number; packBytesRead: number; blobsVerified: number };
+  stats: {
+    points: number;
+    indexFiles: number;
+    packs: number;
+    blobs: number;
+    packBytesRead: number;
+    blobsVerified: number;
+  };
 }
 
 /**
@@ -35,7 +51,10 @@ export interface CheckReport {
  * authenticates, decompresses and matches its id; each trailer agrees with the index). Damage is reported as
  * restore points, disks and byte ranges.
  */
-export async function checkRepository(repo: Repository, options: { readData?: boolean; progress?: Progress; workers?: number } = {}): Promise<CheckReport> {
+export async function checkRepository(
+  repo: Repository,
+  options: { readData?: boolean; progress?: Progress; workers?: number } = {},
+): Promise<CheckReport> {
   const report: CheckReport = {
     ok: true,
     problems: [],
@@ -43,7 +62,8 @@ export async function checkRepository(repo: Repository, options: { readData?: bo
     stats: { points: 0, indexFiles: 0, packs: 0, blobs: 0, packBytesRead: 0, blobsVerified: 0 },
   };
   const packs = new Map<string, number>(); // key -> size
-  for (const prefix of [DATA_PREFIX, TREE_PACK_PREFIX]) for await (const o of repo.store.list(prefix)) packs.set(o.key, o.size);
+  for (const prefix of [DATA_PREFIX, TREE_PACK_PREFIX])
+    for await (const o of repo.store.list(prefix)) packs.set(o.key, o.size);
   report.stats.packs = packs.size;
   const index = await loadIndexTolerant(repo, report);
   report.stats.blobs = index.size;
@@ -52,7 +72,8 @@ export async function checkRepository(repo: Repository, options: { readData?: bo
   for (const e of index.entries()) {
     const size = packs.get(packKey(e.type, e.packId));
     if (size === undefined) bad.set(e.id.toString('latin1'), `pack ${packKey(e.type, e.packId)} is missing`);
-    else if (e.offset + e.length > size) bad.set(e.id.toString('latin1'), `pack ${packKey(e.type, e.packId)} is truncated (${size} bytes)`);
+    else if (e.offset + e.length > size)
+      bad.set(e.id.toString('latin1'), `pack ${packKey(e.type, e.packId)} is truncated (${size} bytes)`);
   }
   if (options.readData) await readAllPacks(repo, packs, index, bad, report, options);
 
@@ -113,7 +134,10 @@ async function readAllPacks(
     byPack.set(k, list);
   }
   const pool = new WorkerPool({ secret: repo.key.secret, repositoryId: repo.id }, options.workers);
-  options.progress?.start('read data', [...packs.values()].reduce((a, b) => a + b, 0));
+  options.progress?.start(
+    'read data',
+    [...packs.values()].reduce((a, b) => a + b, 0),
+  );
   try {
     const inFlight: Array<Promise<void>> = [];
     for (const [key, size] of packs) {
@@ -154,7 +178,8 @@ async function verifyPack(
   const inTrailer = new Map(trailer.map((e) => [e.id.toString('latin1'), e]));
   for (const e of indexed) {
     const t = inTrailer.get(e.id.toString('latin1'));
-    if (!t || t.offset !== e.offset || t.length !== e.length) bad.set(e.id.toString('latin1'), `pack ${key} disagrees with the index`);
+    if (!t || t.offset !== e.offset || t.length !== e.length)
+      bad.set(e.id.toString('latin1'), `pack ${key} disagrees with the index`);
   }
   const { job, worker } = pool.newJob();
   const bytes = new Uint8Array(pack.buffer, pack.byteOffset, pack.byteLength);
@@ -165,7 +190,13 @@ async function verifyPack(
     fd: -1,
     sizeBytes: 0,
     verifyId: true,
-    items: trailer.map((e) => ({ id: e.id, offset: e.offset, length: e.length, rawLength: e.rawLength, block: 0 })),
+    items: trailer.map((e) => ({
+      id: e.id,
+      offset: e.offset,
+      length: e.length,
+      rawLength: e.rawLength,
+      block: 0,
+    })),
   });
   report.stats.blobsVerified += trailer.length;
   result.errors.forEach((error, i) => {
@@ -177,7 +208,12 @@ async function verifyPack(
 }
 
 /** Walks a disk map; returns the damaged byte ranges, merged. */
-async function checkDisk(repo: Repository, index: MemoryBlobIndex, bad: Map<string, string>, disk: DiskRecord): Promise<DamagedRange[]> {
+async function checkDisk(
+  repo: Repository,
+  index: MemoryBlobIndex,
+  bad: Map<string, string>,
+  disk: DiskRecord,
+): Promise<DamagedRange[]> {
   const ranges: DamagedRange[] = [];
   const blocks = Math.ceil(disk.sizeBytes / CHUNK_SIZE);
   const mark = (first: number, count: number, reason: string) => {

@@ -1,6 +1,6 @@
 import type { Codec } from './compress.js';
-import { open, sealToBuffer } from './crypto/seal.js';
 import type { MasterKey } from './crypto/keys.js';
+import { open, sealToBuffer } from './crypto/seal.js';
 import { RepositoryError } from './errors.js';
 import { FORMAT_VERSION, pointKey } from './format.js';
 
@@ -41,7 +41,11 @@ export interface Manifest {
 }
 
 export function encodeManifest(key: MasterKey, codec: Codec, m: Manifest): Buffer {
-  return sealToBuffer(key.metaKey, Buffer.from(pointKey(m.id)), codec.compress(Buffer.from(JSON.stringify(m))));
+  return sealToBuffer(
+    key.metaKey,
+    Buffer.from(pointKey(m.id)),
+    codec.compress(Buffer.from(JSON.stringify(m))),
+  );
 }
 
 export function decodeManifest(key: MasterKey, codec: Codec, id: string, sealed: Buffer): Manifest {
@@ -54,8 +58,12 @@ export function decodeManifest(key: MasterKey, codec: Codec, id: string, sealed:
     throw new RepositoryError('REPO_CORRUPT', `${what} is malformed`, { cause });
   }
   if (m.format !== FORMAT_VERSION) {
-    throw new RepositoryError('REPO_VERSION', `${what} has format ${m.format}; this build reads format ${FORMAT_VERSION}`);
+    throw new RepositoryError(
+      'REPO_VERSION',
+      `${what} has format ${m.format}; this build reads format ${FORMAT_VERSION}`,
+    );
   }
-  if (m.id !== id || !Array.isArray(m.disks)) throw new RepositoryError('REPO_CORRUPT', `${what} is malformed`);
+  if (m.id !== id || !Array.isArray(m.disks))
+    throw new RepositoryError('REPO_CORRUPT', `${what} is malformed`);
   return m;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { open, sealToBuffer } from './crypto/seal.js';
 import type { MasterKey } from './crypto/keys.js';
+import { open, sealToBuffer } from './crypto/seal.js';
 import { RepositoryError } from './errors.js';
 import { type BlobType, ID_BYTES, PACK_ID_BYTES } from './format.js';
 
@@ -43,7 +43,14 @@ export class PackBuilder {
       this.parts.push(p);
       length += p.length;
     }
-    const entry: IndexEntry = { id, type: this.type, packId: this.packId, offset: this.size, length, rawLength };
+    const entry: IndexEntry = {
+      id,
+      type: this.type,
+      packId: this.packId,
+      offset: this.size,
+      length,
+      rawLength,
+    };
     this.entries.push(entry);
     this.size += length;
     return entry;
@@ -80,9 +87,15 @@ export function readPackTrailer(key: MasterKey, packId: string, pack: Buffer, wh
   if (tlen + 4 + PACK_HEADER.length > pack.length) {
     throw new RepositoryError('REPO_CORRUPT', `${what} is truncated (trailer length ${tlen})`);
   }
-  const plain = open(key.metaKey, trailerContext(packId), pack.subarray(pack.length - 4 - tlen, pack.length - 4), `${what} trailer`);
+  const plain = open(
+    key.metaKey,
+    trailerContext(packId),
+    pack.subarray(pack.length - 4 - tlen, pack.length - 4),
+    `${what} trailer`,
+  );
   const count = plain.readUInt32LE(0);
-  if (plain.length !== 4 + count * TRAILER_ENTRY) throw new RepositoryError('REPO_CORRUPT', `${what} trailer is malformed`);
+  if (plain.length !== 4 + count * TRAILER_ENTRY)
+    throw new RepositoryError('REPO_CORRUPT', `${what} trailer is malformed`);
   const entries: IndexEntry[] = [];
   for (let i = 0, o = 4; i < count; i++, o += TRAILER_ENTRY) {
     entries.push({

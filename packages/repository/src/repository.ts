@@ -19,8 +19,8 @@ import {
   INDEX_PREFIX,
   KEYS_PREFIX,
   keySlotKey,
-  packKey,
   POINTS_PREFIX,
+  packKey,
 } from './format.js';
 import { decodeIndexFile } from './index/file.js';
 import { type BlobIndex, MemoryBlobIndex } from './index/master.js';
@@ -95,7 +95,9 @@ export class Repository {
     try {
       config = JSON.parse(raw.toString('utf8')) as RepositoryConfig;
     } catch (cause) {
-      throw new RepositoryError('REPO_CORRUPT', `the config of ${store.location} is not valid JSON`, { cause });
+      throw new RepositoryError('REPO_CORRUPT', `the config of ${store.location} is not valid JSON`, {
+        cause,
+      });
     }
     if (config.format !== FORMAT_NAME) {
       throw new RepositoryError('REPO_CORRUPT', `${store.location} does not hold a Lifeboat repository`);
@@ -144,10 +146,16 @@ export class Repository {
   async removeSlot(slotId: string): Promise<void> {
     const slots = await this.keySlots();
     if (!slots.some((s) => s.id === slotId)) {
-      throw new RepositoryError('KEY_SLOT', `there is no key slot ${slotId}; "lifeboat repo passwd --list" lists them`);
+      throw new RepositoryError(
+        'KEY_SLOT',
+        `there is no key slot ${slotId}; "lifeboat repo passwd --list" lists them`,
+      );
     }
     if (slots.length === 1) {
-      throw new RepositoryError('KEY_SLOT', `key slot ${slotId} is the last one: add another password before removing it`);
+      throw new RepositoryError(
+        'KEY_SLOT',
+        `key slot ${slotId} is the last one: add another password before removing it`,
+      );
     }
     await this.store.delete(keySlotKey(slotId));
   }
@@ -177,7 +185,11 @@ export class Repository {
 
   async lookup(id: Buffer, what: string): Promise<IndexEntry> {
     const entry = (await this.loadIndex()).get(id);
-    if (!entry) throw new RepositoryError('REPO_CORRUPT', `${what}: blob ${id.toString('hex').slice(0, 16)} is not in any index file`);
+    if (!entry)
+      throw new RepositoryError(
+        'REPO_CORRUPT',
+        `${what}: blob ${id.toString('hex').slice(0, 16)} is not in any index file`,
+      );
     return entry;
   }
 
@@ -216,15 +228,25 @@ export class Repository {
     if (ref === 'latest') {
       const all = await this.points();
       const last = all.at(-1);
-      if (!last) throw new RepositoryError('NOT_FOUND', `the repository at ${this.store.location} has no restore points`);
+      if (!last)
+        throw new RepositoryError(
+          'NOT_FOUND',
+          `the repository at ${this.store.location} has no restore points`,
+        );
       return last;
     }
     const matches = ids.includes(ref) ? [ref] : ids.filter((id) => id.startsWith(ref));
     if (matches.length === 0) {
-      throw new RepositoryError('NOT_FOUND', `no restore point "${ref}" in ${this.store.location}; "lifeboat points" lists them`);
+      throw new RepositoryError(
+        'NOT_FOUND',
+        `no restore point "${ref}" in ${this.store.location}; "lifeboat points" lists them`,
+      );
     }
     if (matches.length > 1) {
-      throw new RepositoryError('AMBIGUOUS', `"${ref}" matches ${matches.length} restore points: give more of the id`);
+      throw new RepositoryError(
+        'AMBIGUOUS',
+        `"${ref}" matches ${matches.length} restore points: give more of the id`,
+      );
     }
     return this.readPointExact(matches[0]!);
   }

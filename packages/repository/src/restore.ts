@@ -72,7 +72,9 @@ export async function restoreDisk(
   try {
     fd = openSync(tmp, 'wx');
   } catch (cause) {
-    throw new RepositoryError('INVALID_ARGUMENT', `cannot create ${tmp}: ${(cause as Error).message}`, { cause });
+    throw new RepositoryError('INVALID_ARGUMENT', `cannot create ${tmp}: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   const pool = new WorkerPool({ secret: repo.key.secret, repositoryId: repo.id }, options.workers);
   let ok = false;
@@ -120,14 +122,26 @@ async function* runsOf(
   for await (const leaf of tree.leaves()) {
     for (const { block, id } of await tree.leafBlocks(leaf.leafIndex, leaf.id)) {
       const entry = lookup(id);
-      if (!entry) throw damaged(point, disk, block, `chunk ${id.toString('hex').slice(0, 16)} is in no index file`);
-      if (run && run.packId === entry.packId && run.offset + run.length === entry.offset && run.length + entry.length <= RUN_MAX_BYTES) {
+      if (!entry)
+        throw damaged(point, disk, block, `chunk ${id.toString('hex').slice(0, 16)} is in no index file`);
+      if (
+        run &&
+        run.packId === entry.packId &&
+        run.offset + run.length === entry.offset &&
+        run.length + entry.length <= RUN_MAX_BYTES
+      ) {
         run.length += entry.length;
         run.items.push({ entry, block });
         continue;
       }
       if (run) yield run;
-      run = { type: 'data', packId: entry.packId, offset: entry.offset, length: entry.length, items: [{ entry, block }] };
+      run = {
+        type: 'data',
+        packId: entry.packId,
+        offset: entry.offset,
+        length: entry.length,
+        items: [{ entry, block }],
+      };
     }
   }
   if (run) yield run;
@@ -147,7 +161,13 @@ async function restoreRun(
     bytes = await repo.store.getRange(packKey('data', run.packId), run.offset, run.length);
   } catch (err) {
     const first = run.items[0]!.block;
-    throw damaged(point, disk, first, `pack ${run.packId}: ${(err as Error).message}`, run.items.at(-1)!.block);
+    throw damaged(
+      point,
+      disk,
+      first,
+      `pack ${run.packId}: ${(err as Error).message}`,
+      run.items.at(-1)!.block,
+    );
   }
   const { job, worker } = pool.newJob();
   const run8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -172,11 +192,18 @@ async function restoreRun(
     transferable ? [bytes.buffer as ArrayBuffer] : [],
   );
   const bad = result.errors.findIndex((e) => e !== null);
-  if (bad >= 0) throw damaged(point, disk, run.items[bad]!.block, `pack ${run.packId}: ${result.errors[bad]}`);
+  if (bad >= 0)
+    throw damaged(point, disk, run.items[bad]!.block, `pack ${run.packId}: ${result.errors[bad]}`);
   progress?.advance(run.items.length * CHUNK_SIZE);
 }
 
-export function damaged(point: Manifest, disk: DiskRecord, block: number, reason: string, lastBlock = block): RepositoryError {
+export function damaged(
+  point: Manifest,
+  disk: DiskRecord,
+  block: number,
+  reason: string,
+  lastBlock = block,
+): RepositoryError {
   const start = block * CHUNK_SIZE;
   const end = Math.min((lastBlock + 1) * CHUNK_SIZE, disk.sizeBytes) - 1;
   return new RepositoryError(
@@ -231,10 +258,28 @@ export class DiskReader {
     const id = await this.tree.blockId(block);
     if (!id) return Buffer.alloc(CHUNK_SIZE);
     const entry = (await this.repo.loadIndex()).get(id);
-    if (!entry) throw damaged(this.point, this.disk, block, `chunk ${id.toString('hex').slice(0, 16)} is in no index file`);
+    if (!entry)
+      throw damaged(
+        this.point,
+        this.disk,
+        block,
+        `chunk ${id.toString('hex').slice(0, 16)} is in no index file`,
+      );
     try {
-      const sealed = await this.repo.store.getRange(packKey('data', entry.packId), entry.offset, entry.length);
-      return openBlob(this.repo.key, this.repo.codec, id, sealed, entry.rawLength, true, `chunk in pack ${entry.packId}`);
+      const sealed = await this.repo.store.getRange(
+        packKey('data', entry.packId),
+        entry.offset,
+        entry.length,
+      );
+      return openBlob(
+        this.repo.key,
+        this.repo.codec,
+        id,
+        sealed,
+        entry.rawLength,
+        true,
+        `chunk in pack ${entry.packId}`,
+      );
     } catch (err) {
       throw damaged(this.point, this.disk, block, (err as Error).message);
     }

@@ -33,7 +33,12 @@ export class BlobWriter {
     return this.pending.has(id) || (await this.repo.loadIndex()).has(id);
   }
 
-  async addSealed(type: BlobType, id: Buffer, sealed: readonly Uint8Array[], rawLength: number): Promise<void> {
+  async addSealed(
+    type: BlobType,
+    id: Buffer,
+    sealed: readonly Uint8Array[],
+    rawLength: number,
+  ): Promise<void> {
     if (this.failure) throw this.failure;
     let pack = this.packs[type];
     if (!pack) {
@@ -47,7 +52,8 @@ export class BlobWriter {
   /** Stores a tree node (sealed here, on the main thread: nodes are small) and returns its id. */
   async addTree(plain: Buffer): Promise<Buffer> {
     const id = this.repo.blobId(plain);
-    if (!(await this.knows(id))) await this.addSealed('tree', id, sealBlob(this.repo.key, this.repo.codec, id, plain), plain.length);
+    if (!(await this.knows(id)))
+      await this.addSealed('tree', id, sealBlob(this.repo.key, this.repo.codec, id, plain), plain.length);
     return id;
   }
 
@@ -82,7 +88,10 @@ export class BlobWriter {
     this.stored = [];
     this.storedPacks = 0;
     const id = newIndexId();
-    await this.repo.store.put(indexKey(id), encodeIndexFile(this.repo.key, this.repo.codec, { id, supersedes: [], entries }));
+    await this.repo.store.put(
+      indexKey(id),
+      encodeIndexFile(this.repo.key, this.repo.codec, { id, supersedes: [], entries }),
+    );
     this.repo.indexCommitted(entries);
   }
 

@@ -89,7 +89,11 @@ export async function createPasswordSlot(
 ): Promise<KeySlot> {
   if (password.length === 0) throw new RepositoryError('INVALID_ARGUMENT', 'the password is empty');
   const id = randomBytes(8).toString('hex');
-  const kdf: ScryptParams = { name: 'scrypt', ...(options.cost ?? STRONG_SCRYPT), salt: randomBytes(32).toString('base64') };
+  const kdf: ScryptParams = {
+    name: 'scrypt',
+    ...(options.cost ?? STRONG_SCRYPT),
+    salt: randomBytes(32).toString('base64'),
+  };
   const kek = await passwordKek(password, kdf);
   const plain: WrappedSecret = { repository: repositoryId, secret: secret.toString('base64') };
   const wrapped = sealToBuffer(kek, slotContext(repositoryId, id), Buffer.from(JSON.stringify(plain)));
@@ -114,7 +118,12 @@ export async function openPasswordSlot(
   const kek = await passwordKek(password, slot.kdf);
   let plain: Buffer;
   try {
-    plain = open(kek, slotContext(repositoryId, slot.id), Buffer.from(slot.wrapped, 'base64'), `key slot ${slot.id}`);
+    plain = open(
+      kek,
+      slotContext(repositoryId, slot.id),
+      Buffer.from(slot.wrapped, 'base64'),
+      `key slot ${slot.id}`,
+    );
   } catch {
     return undefined; // wrong password (or a damaged slot: indistinguishable by design)
   }
@@ -128,8 +137,7 @@ export async function openPasswordSlot(
 export function validateSlot(value: unknown, key: string): KeySlot {
   const slot = value as Partial<KeySlot>;
   if (
-    !slot ||
-    slot.format !== 1 ||
+    slot?.format !== 1 ||
     typeof slot.id !== 'string' ||
     typeof slot.wrapped !== 'string' ||
     !['password', 'aws-kms', 'recovery'].includes(slot.kind as string)

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Codec } from '../compress.js';
-import { open, sealToBuffer } from '../crypto/seal.js';
 import type { MasterKey } from '../crypto/keys.js';
+import { open, sealToBuffer } from '../crypto/seal.js';
 import { RepositoryError } from '../errors.js';
 import { ID_BYTES, indexKey } from '../format.js';
 import type { IndexEntry } from '../pack.js';
@@ -31,7 +31,8 @@ export function newIndexId(): string {
 export function encodeIndexFile(key: MasterKey, codec: Codec, file: IndexFile): Buffer {
   const packs = new Map<string, number>();
   for (const e of file.entries) if (!packs.has(e.packId)) packs.set(e.packId, packs.size);
-  const size = MAGIC.length + 4 + file.supersedes.length * 16 + 4 + packs.size * 17 + 4 + file.entries.length * ENTRY;
+  const size =
+    MAGIC.length + 4 + file.supersedes.length * 16 + 4 + packs.size * 17 + 4 + file.entries.length * ENTRY;
   const buf = Buffer.alloc(size);
   let o = MAGIC.copy(buf, 0);
   o = buf.writeUInt32LE(file.supersedes.length, o);
@@ -72,7 +73,8 @@ export function decodeIndexFile(key: MasterKey, codec: Codec, id: string, sealed
   o += 4;
   need(np * 17 + 4);
   const packs: Array<{ id: string; type: 'data' | 'tree' }> = [];
-  for (let i = 0; i < np; i++, o += 17) packs.push({ id: buf.toString('hex', o, o + 16), type: buf[o + 16] === 0 ? 'data' : 'tree' });
+  for (let i = 0; i < np; i++, o += 17)
+    packs.push({ id: buf.toString('hex', o, o + 16), type: buf[o + 16] === 0 ? 'data' : 'tree' });
   const ne = buf.readUInt32LE(o);
   o += 4;
   need(ne * ENTRY);

@@ -138,16 +138,25 @@ function storeError(err: unknown, what: string): RepositoryError {
   if (err instanceof RepositoryError) return err;
   const code = (err as NodeJS.ErrnoException).code;
   const reason = (err as Error).message;
-  if (code === 'ENOENT') return new RepositoryError('NOT_FOUND', `${what}: the object does not exist`, { cause: err });
+  if (code === 'ENOENT')
+    return new RepositoryError('NOT_FOUND', `${what}: the object does not exist`, { cause: err });
   if (code === 'EEXIST') {
-    return new RepositoryError('OBJECT_EXISTS', `${what}: the object exists and objects are never overwritten`, {
-      cause: err,
-    });
+    return new RepositoryError(
+      'OBJECT_EXISTS',
+      `${what}: the object exists and objects are never overwritten`,
+      {
+        cause: err,
+      },
+    );
   }
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new RepositoryError('STORE_FULL', `${what}: no space left on the device; free space and run again`, {
-      cause: err,
-    });
+    return new RepositoryError(
+      'STORE_FULL',
+      `${what}: no space left on the device; free space and run again`,
+      {
+        cause: err,
+      },
+    );
   }
   return new RepositoryError('STORE_IO', `${what}: ${reason}`, { cause: err });
 }

@@ -34,7 +34,8 @@ export class TreeBuilder {
 
   /** Leaves must be pushed in order, every one of them; null for a leaf that is all holes. */
   async pushLeaf(leafIndex: number, id: Buffer | null): Promise<void> {
-    if (leafIndex !== this.next) throw new Error(`tree builder: leaf ${leafIndex} pushed, ${this.next} expected`);
+    if (leafIndex !== this.next)
+      throw new Error(`tree builder: leaf ${leafIndex} pushed, ${this.next} expected`);
     this.next++;
     await this.push(0, leafIndex, id);
   }

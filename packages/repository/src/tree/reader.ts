@@ -34,7 +34,10 @@ export class TreeReader {
     }
     const node = decodeNode(await this.load(id), `${this.what} tree node ${id.toString('hex').slice(0, 16)}`);
     if (node.level !== level) {
-      throw new RepositoryError('REPO_CORRUPT', `${this.what}: tree node at level ${node.level}, expected ${level}`);
+      throw new RepositoryError(
+        'REPO_CORRUPT',
+        `${this.what}: tree node at level ${node.level}, expected ${level}`,
+      );
     }
     this.cache.set(k, node);
     if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
@@ -47,7 +50,11 @@ export class TreeReader {
     yield* this.walk(this.tree.root, this.tree.height, 0);
   }
 
-  private async *walk(id: Buffer, level: number, first: number): AsyncIterable<{ leafIndex: number; id: Buffer }> {
+  private async *walk(
+    id: Buffer,
+    level: number,
+    first: number,
+  ): AsyncIterable<{ leafIndex: number; id: Buffer }> {
     if (level === 0) {
       yield { leafIndex: first, id };
       return;

@@ -49,7 +49,11 @@ export class WorkerPool {
     return { job: this.nextJob++, worker: best };
   }
 
-  request<T extends WorkerReply>(worker: number, req: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<T> {
+  request<T extends WorkerReply>(
+    worker: number,
+    req: WorkerRequest,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     this.load[worker]!++;
     return new Promise<T>((resolve, reject) => {

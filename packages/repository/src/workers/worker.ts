@@ -4,7 +4,14 @@ import { blobId, openBlob, sealBlob } from '../blob.js';
 import { Codec } from '../compress.js';
 import { deriveMasterKey } from '../crypto/keys.js';
 import { CHUNK_SIZE } from '../format.js';
-import type { HashRequest, InitMessage, OpenRequest, SealRequest, WorkerReply, WorkerRequest } from './protocol.js';
+import type {
+  HashRequest,
+  InitMessage,
+  OpenRequest,
+  SealRequest,
+  WorkerReply,
+  WorkerRequest,
+} from './protocol.js';
 
 /**
  * A data worker: hashing, compression and encryption of blocks on its own core. It reads image blocks itself
@@ -94,6 +101,9 @@ parentPort!.on('message', (req: WorkerRequest | { op: 'close'; fd: number }) => 
     else if (req.op === 'close') closeSync(req.fd);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    parentPort!.postMessage({ job: (req as { job?: number }).job ?? -1, error: e.code ? `${e.code}: ${e.message}` : e.message });
+    parentPort!.postMessage({
+      job: (req as { job?: number }).job ?? -1,
+      error: e.code ? `${e.code}: ${e.message}` : e.message,
+    });
   }
 });

@@ -76,14 +76,17 @@ export class Layer {
     return this.writes ? this.writes.get(index) : find(this.sorted, index);
   }
 
-  set(index: number, hash: Uint8Array): void {
+  /** Records a write; returns the hash it replaced in this layer, if any. */
+  set(index: number, hash: Uint8Array): Buffer | undefined {
     if (!this.writes) throw new Error(`layer ${this.id} is frozen`);
+    const previous = this.writes.get(index);
     const rec = Buffer.allocUnsafe(RECORD);
     rec.writeUInt32LE(index, 0);
     rec.writeUInt32LE((index ^ MAGIC) >>> 0, 4);
     rec.set(hash.subarray(0, 32), 8);
     appendFileSync(this.file, rec);
     this.writes.set(index, rec.subarray(8));
+    return previous;
   }
 
   /** The layer's own blocks, ascending (computed on demand while mutable). */

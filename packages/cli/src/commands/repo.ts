@@ -1,0 +1,116 @@
+import { type CheckReport, checkRepository, Repository } from '@lifeboat/repository';
+import type { Command } from 'commander';
+import { globals, openRepository, print, printJson, progressFor, storeFor } from '../context.js';
+import { EXIT, UsageError } from '../errors.js';
+import { readPassword } from '../password.js';
+
+export function registerRepo(program: Command): void {
+  const repo = program.command('repo').description('create, check and manage the keys of a repository');
+
+  repo
+    .command('init')
+    .description('create a new, empty repository')
+    .action(async (_o, cmd: Command) => {
+      const opts = globals(cmd);
+      const store = storeFor(opts);
+      const password = await readPassword({
+        passwordFile: opts.passwordFile,
+        env: 'LIFEBOAT_PASSWORD',
+        prompt: 'New repository password: ',
+        confirm: true,
+      });
+      const r = await Repository.init(store, password);
+      if (opts.json) printJson({ id: r.id, location: store.location, keySlot: r.slotId });
+      else {
+        print(`created repository ${r.id} at ${store.location}`);
+        print('Keep the password safe: without it (or another key slot) the backups cannot be read.');
+      }
+    });
+
+  repo
+    .command('check')
+    .description('check the repository; exits with 3 and names what is damaged when anything is')
+    .option('--read-data', 'also read and verify every byte of every pack')
+    .action(async (o: { readData?: boolean }, cmd: Command) => {
+      const opts = globals(cmd);
+      const r = await openRepository(opts);
+      const report = await checkRepository(r, { readData: o.readData, progress: progressFor(opts) });
+      if (opts.json) printJson(report);
+      else printReport(report, Boolean(o.readData));
+      if (!report.ok) process.exitCode = EXIT.damaged;
+    });
+
+  repo
+    .command('passwd')
+    .description('change the password (default), add one, remove a key slot, or list key slots')
+    .option('--add', 'add a password, keeping the current one')
+    .option('--remove <slot>', 'remove the key slot with this id')
+    .option('--list', 'list the key slots')
+    .option(
+      '--new-password-file <file>',
+      'read the new password from this file (else LIFEBOAT_NEW_PASSWORD or a prompt)',
+    )
+    .option('--label <text>', 'label of the new key slot')
+    .action(
+      async (
+        o: { add?: boolean; remove?: string; list?: boolean; newPasswordFile?: string; label?: string },
+        cmd: Command,
+      ) => {
+        const opts = globals(cmd);
+        if ([o.add, o.remove, o.list].filter(Boolean).length > 1)
+          throw new UsageError('choose one of --add, --remove and --list');
+        const r = await openRepository(opts);
+        if (o.list) return listSlots(r, Boolean(opts.json));
+        if (o.remove) {
+          await r.removeSlot(o.remove);
+          return opts.json ? printJson({ removed: o.remove }) : print(`removed key slot ${o.remove}`);
+        }
+        const password = await readPassword({
+          passwordFile: o.newPasswordFile,
+          env: 'LIFEBOAT_NEW_PASSWORD',
+          prompt: 'New password: ',
+          confirm: true,
+        });
+        const slot = await r.addPassword(password, o.label);
+        if (!o.add) await r.removeSlot(r.slotId);
+        if (opts.json) printJson({ added: slot.id, ...(o.add ? {} : { removed: r.slotId }) });
+        else
+          print(
+            o.add
+              ? `added key slot ${slot.id}`
+              : `password changed: key slot ${slot.id} replaces ${r.slotId}`,
+          );
+      },
+    );
+}
+
+async function listSlots(r: Repository, json: boolean): Promise<void> {
+  const slots = (await r.keySlots()).map((s) => ({
+    id: s.id,
+    kind: s.kind,
+    label: s.label,
+    created: s.created,
+    current: s.id === r.slotId,
+  }));
+  if (json) return printJson(slots);
+  for (const s of slots)
+    print(
+      `${s.id}  ${s.kind.padEnd(8)}  ${s.created}  ${s.label}${s.current ? '  (opened this session)' : ''}`,
+    );
+}
+
+function printReport(report: CheckReport, readData: boolean): void {
+  const s = report.stats;
+  print(`${s.points} restore points, ${s.indexFiles} index files, ${s.packs} packs, ${s.blobs} blobs`);
+  if (readData) print(`read ${s.packBytesRead} bytes of packs, verified ${s.blobsVerified} blobs`);
+  for (const p of report.problems) print(`damaged: ${p}`);
+  for (const d of report.damaged) {
+    for (const r of d.ranges)
+      print(`damaged: restore point ${d.point}, disk ${d.disk}, bytes ${r.start}-${r.end}: ${r.reason}`);
+  }
+  print(
+    report.ok
+      ? 'no errors found'
+      : `the repository is damaged: ${report.damaged.length} disk(s) of restore points affected`,
+  );
+}

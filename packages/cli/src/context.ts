@@ -1,0 +1,51 @@
+import { LocalStore, type Progress, Repository, type Store } from '@lifeboat/repository';
+import type { Command } from 'commander';
+import { UsageError } from './errors.js';
+import { readPassword } from './password.js';
+import { silentProgress, TerminalProgress } from './progress.js';
+
+export interface GlobalOptions {
+  repo?: string;
+  passwordFile?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function globals(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals() as GlobalOptions;
+}
+
+/** The store a --repo / LIFEBOAT_REPO location names. */
+export function storeFor(opts: GlobalOptions): Store {
+  const location = opts.repo ?? process.env.LIFEBOAT_REPO;
+  if (!location) throw new UsageError('no repository: pass --repo or set LIFEBOAT_REPO');
+  if (/^[a-z0-9]+:/i.test(location) && !location.startsWith('local:')) {
+    throw new UsageError(
+      `"${location}": this build stores repositories in local folders only (S3 repositories come with the S3 store)`,
+    );
+  }
+  return new LocalStore(location.replace(/^local:/, ''));
+}
+
+export async function openRepository(opts: GlobalOptions): Promise<Repository> {
+  const store = storeFor(opts);
+  await Repository.readConfig(store); // refuse a missing or unknown repository before asking for a password
+  const password = await readPassword({
+    passwordFile: opts.passwordFile,
+    env: 'LIFEBOAT_PASSWORD',
+    prompt: 'Repository password: ',
+  });
+  return Repository.open(store, password);
+}
+
+export function progressFor(opts: GlobalOptions): Progress {
+  return opts.quiet ? silentProgress : new TerminalProgress();
+}
+
+export function print(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

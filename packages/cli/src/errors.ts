@@ -1,0 +1,33 @@
+import { isRepositoryError, type RepositoryErrorCode } from '@lifeboat/repository';
+
+/** A usage error of the command line, reported like commander's own. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Exit codes scripts can rely on (README.md lists them). */
+export const EXIT = { ok: 0, failure: 1, usage: 2, damaged: 3, password: 4, notFound: 5 } as const;
+
+const BY_CODE: Partial<Record<RepositoryErrorCode, number>> = {
+  INVALID_ARGUMENT: EXIT.usage,
+  AMBIGUOUS: EXIT.usage,
+  REPO_CORRUPT: EXIT.damaged,
+  WRONG_PASSWORD: EXIT.password,
+  NOT_FOUND: EXIT.notFound,
+  REPO_NOT_FOUND: EXIT.notFound,
+};
+
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof UsageError) return EXIT.usage;
+  if (isRepositoryError(err)) return BY_CODE[err.code] ?? EXIT.failure;
+  return EXIT.failure;
+}
+
+/** One line for the user: never a stack trace (LIFEBOAT_DEBUG=1 adds it, for bug reports). */
+export function describe(err: unknown): string {
+  if (isRepositoryError(err)) return `error: ${err.message} [${err.code}]`;
+  if (err instanceof UsageError) return `error: ${err.message}`;
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'EPIPE') return '';
+  return `error: ${e?.message ?? String(err)}`;
+}

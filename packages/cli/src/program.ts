@@ -1,0 +1,27 @@
+import { Command } from 'commander';
+import { registerImage } from './commands/image.js';
+import { registerPoints } from './commands/points.js';
+import { registerRepo } from './commands/repo.js';
+
+export const VERSION = '0.1.0';
+
+export function buildProgram(): Command {
+  const program = new Command('lifeboat')
+    .description(
+      'Lifeboat: backup and disaster recovery for AWS. Repository commands work without any appliance.',
+    )
+    .version(VERSION)
+    .option('-r, --repo <location>', 'repository location (default: $LIFEBOAT_REPO)')
+    .option(
+      '--password-file <file>',
+      'read the repository password from this file (default: $LIFEBOAT_PASSWORD or a prompt)',
+    )
+    .option('--json', 'machine-readable output')
+    .option('-q, --quiet', 'no progress output')
+    .showHelpAfterError()
+    .exitOverride();
+  registerRepo(program);
+  registerImage(program);
+  registerPoints(program);
+  return program;
+}

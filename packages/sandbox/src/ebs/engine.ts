@@ -1,0 +1,371 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { BLOCK_SIZE, type BlockEngine, type BlockRef } from '../core/blocks.js';
+import { AwsError } from '../core/errors.js';
+import type { StateStore, Table } from '../core/state.js';
+import { BlockStore, ZERO_HASH } from './cas.js';
+import { EMPTY, find, hashAt, type Layer, lowerBound, type SortedBlocks } from './layer.js';
+import { LayerTree } from './layers.js';
+
+export const BLOCKS_PER_GIB = 1024 ** 3 / BLOCK_SIZE;
+
+interface VolumeRow {
+  id: string;
+  sizeGiB: number;
+  top: string;
+  lineage: string;
+}
+
+interface SnapshotRow {
+  id: string;
+  sizeGiB: number;
+  layer: string;
+  lineage: string;
+  pending: boolean;
+}
+
+export interface ChangedEntry {
+  index: number;
+  first?: Buffer; // SHA-256 in the first snapshot, if it has the block
+  second?: Buffer;
+}
+
+/**
+ * The sandbox's BlockEngine: real bytes in a content-addressed block store, block maps in layers (see
+ * layers.ts). Taking a snapshot freezes the volume's top layer and starts a new one: O(blocks written since the
+ * last snapshot). Control records (volumes, snapshots, layers) live in the state journal; block maps in per-layer
+ * append-only index files; block bytes in the store. Writes go bytes first, then index, then records, so a crash
+ * leaves at worst unreferenced bytes, swept at the next start.
+ */
+export class LayeredBlockEngine implements BlockEngine {
+  private readonly store: BlockStore;
+  private readonly tree: LayerTree;
+  private readonly volumes: Table<VolumeRow>;
+  private readonly snapshots: Table<SnapshotRow>;
+
+  constructor(dataDir: string, state: StateStore) {
+    this.store = new BlockStore(join(dataDir, 'blocks'));
+    this.tree = new LayerTree(join(dataDir, 'layers'), state, this.store);
+    this.volumes = state.table<VolumeRow>('blocks.volumes');
+    this.snapshots = state.table<SnapshotRow>('blocks.snapshots');
+    const mutable = new Set<string>();
+    const used = new Map<string, number>();
+    const use = (id: string) => used.set(id, (used.get(id) ?? 0) + 1);
+    for (const v of this.volumes.values()) {
+      mutable.add(v.top);
+      use(v.top);
+    }
+    for (const s of this.snapshots.values()) {
+      if (s.pending) mutable.add(s.layer);
+      use(s.layer);
+    }
+    this.tree.settle(mutable, used);
+  }
+
+  createVolume(volumeId: string, sizeGiB: number, fromSnapshotId?: string): void {
+    if (this.volumes.has(volumeId)) throw new AwsError('InvalidVolume.Duplicate', `${volumeId} exists`);
+    const snap = fromSnapshotId ? this.completedSnapshot(fromSnapshotId) : undefined;
+    const top = this.tree.create(snap ? this.tree.get(snap.layer) : undefined);
+    this.tree.ref(top);
+    this.volumes.put(volumeId, { id: volumeId, sizeGiB, top: top.id, lineage: snap?.lineage ?? newLineage() });
+  }
+
+  deleteVolume(volumeId: string): void {
+    const v = this.volumes.get(volumeId);
+    if (!v) return;
+    this.volumes.delete(volumeId);
+    this.tree.unref(this.tree.get(v.top));
+  }
+
+  resizeVolume(volumeId: string, sizeGiB: number): void {
+    const v = this.volume(volumeId);
+    if (sizeGiB < v.sizeGiB) throw new AwsError('InvalidParameterValue', 'A volume can only grow');
+    this.volumes.put(volumeId, { ...v, sizeGiB });
+  }
+
+  writeVolume(volumeId: string, offset: number, data: Uint8Array): void {
+    const v = this.volume(volumeId);
+    checkRange(offset, data.length, v.sizeGiB);
+    const top = this.tree.get(v.top);
+    let done = 0;
+    while (done < data.length) {
+      const pos = offset + done;
+      const index = Math.floor(pos / BLOCK_SIZE);
+      const within = pos % BLOCK_SIZE;
+      const n = Math.min(BLOCK_SIZE - within, data.length - done);
+      let block: Uint8Array;
+      if (n === BLOCK_SIZE) {
+        block = data.subarray(done, done + n); // whole block: no copy
+      } else {
+        const merged = this.readLayerBlock(top, index);
+        merged.set(data.subarray(done, done + n), within);
+        block = merged;
+      }
+      const hash = createHash('sha256').update(block).digest();
+      this.store.put(hash, block);
+      this.replaced(top.set(index, hash), hash);
+      done += n;
+    }
+  }
+
+  readVolume(volumeId: string, offset: number, length: number): Buffer {
+    const v = this.volume(volumeId);
+    checkRange(offset, length, v.sizeGiB);
+    return this.readRange(this.tree.get(v.top), offset, length);
+  }
+
+  createSnapshotFromVolume(snapshotId: string, volumeId: string): void {
+    const v = this.volume(volumeId);
+    this.checkNewSnapshot(snapshotId);
+    const frozen = this.tree.get(v.top);
+    const next = this.tree.create(frozen);
+    this.tree.ref(next);
+    // Volume first: should we die before the snapshot row is written, the snapshot is simply missing.
+    this.volumes.put(volumeId, { ...v, top: next.id });
+    frozen.freeze();
+    this.snapshots.put(snapshotId, {
+      id: snapshotId,
+      sizeGiB: v.sizeGiB,
+      layer: frozen.id,
+      lineage: v.lineage,
+      pending: false,
+    });
+    // The volume's reference to the old top passes to the snapshot: no ref/unref needed.
+  }
+
+  copySnapshot(snapshotId: string, sourceSnapshotId: string, incremental: boolean): void {
+    const src = this.completedSnapshot(sourceSnapshotId);
+    this.checkNewSnapshot(snapshotId);
+    this.tree.ref(this.tree.get(src.layer));
+    const lineage = incremental ? src.lineage : newLineage();
+    this.snapshots.put(snapshotId, { ...src, id: snapshotId, lineage });
+  }
+
+  startSnapshot(snapshotId: string, sizeGiB: number, parentSnapshotId?: string): void {
+    const parent = parentSnapshotId ? this.completedSnapshot(parentSnapshotId) : undefined;
+    this.checkNewSnapshot(snapshotId);
+    const layer = this.tree.create(parent ? this.tree.get(parent.layer) : undefined);
+    this.tree.ref(layer);
+    const lineage = parent?.lineage ?? newLineage();
+    this.snapshots.put(snapshotId, { id: snapshotId, sizeGiB, layer: layer.id, lineage, pending: true });
+  }
+
+  /** `checksum` must be the verified SHA-256 of `data` (base64): the engine does not hash again. */
+  putSnapshotBlock(snapshotId: string, index: number, data: Uint8Array, checksum: string): void {
+    const s = this.snapshot(snapshotId);
+    if (!s.pending) throw new AwsError('IncorrectState', `${snapshotId} is not pending`);
+    if (data.length !== BLOCK_SIZE) throw new AwsError('InvalidParameterValue', 'A block is 524288 bytes');
+    if (index < 0 || index >= s.sizeGiB * BLOCKS_PER_GIB) {
+      throw new AwsError('InvalidParameterValue', `Block index ${index} is outside the volume`);
+    }
+    const hash = Buffer.from(checksum, 'base64');
+    this.store.put(hash, data);
+    this.replaced(this.tree.get(s.layer).set(index, hash), hash);
+  }
+
+  private replaced(previous: Buffer | undefined, hash: Buffer): void {
+    if (previous && !previous.equals(hash)) this.tree.discard(previous);
+  }
+
+  /** Seals an EBS direct snapshot: its layer freezes and it becomes readable and a possible parent. */
+  completeSnapshot(snapshotId: string): void {
+    const s = this.snapshot(snapshotId);
+    if (!s.pending) return;
+    this.tree.get(s.layer).freeze();
+    this.snapshots.put(snapshotId, { ...s, pending: false });
+  }
+
+  deleteSnapshot(snapshotId: string): void {
+    const s = this.snapshots.get(snapshotId);
+    if (!s) return;
+    this.snapshots.delete(snapshotId);
+    this.tree.unref(this.tree.get(s.layer));
+  }
+
+  listSnapshotBlocks(snapshotId: string, startIndex: number, max: number): BlockRef[] {
+    const view = this.viewOf(snapshotId);
+    const out: BlockRef[] = [];
+    for (let pos = lowerBound(view, startIndex); pos < view.indexes.length && out.length < max; pos++) {
+      out.push({ index: view.indexes[pos] as number, checksum: hashAt(view, pos).toString('base64') });
+    }
+    return out;
+  }
+
+  listChangedBlocks(
+    firstSnapshotId: string | undefined,
+    secondSnapshotId: string,
+    startIndex: number,
+    max: number,
+  ): Array<{ index: number; first?: BlockRef; second?: BlockRef }> | undefined {
+    const out: Array<{ index: number; first?: BlockRef; second?: BlockRef }> = [];
+    let start: number | undefined = startIndex;
+    while (start !== undefined && out.length < max) {
+      const page = this.changedPage(firstSnapshotId, secondSnapshotId, start, max - out.length);
+      if (!page) return undefined;
+      for (const e of page.entries) {
+        out.push({ index: e.index, first: ref(e.index, e.first), second: ref(e.index, e.second) });
+      }
+      start = page.next;
+    }
+    return out;
+  }
+
+  /**
+   * One page as AWS pages ListChangedBlocks: it scans `max` of the blocks written in either snapshot from
+   * `start` and returns those among them that were written between the two (so a page may be empty), plus the
+   * index to continue from. undefined when the snapshots are of different lineages.
+   */
+  changedPage(
+    firstSnapshotId: string | undefined,
+    secondSnapshotId: string,
+    start: number,
+    max: number,
+  ): { entries: ChangedEntry[]; next?: number } | undefined {
+    const second = this.snapshot(secondSnapshotId);
+    const first = firstSnapshotId ? this.snapshot(firstSnapshotId) : undefined;
+    if (first && first.lineage !== second.lineage) return undefined;
+    const b = this.viewOf(secondSnapshotId);
+    const a = first ? this.viewOf(first.id) : EMPTY;
+    const written = first ? this.tree.written(this.tree.get(first.layer), this.tree.get(second.layer)) : b.indexes;
+    const entries: ChangedEntry[] = [];
+    let i = lowerBound(a, start);
+    let j = lowerBound(b, start);
+    const na = a.indexes.length;
+    const nb = b.indexes.length;
+    for (let scanned = 0; scanned < max && (i < na || j < nb); scanned++) {
+      const ia = i < na ? (a.indexes[i] as number) : Number.POSITIVE_INFINITY;
+      const ib = j < nb ? (b.indexes[j] as number) : Number.POSITIVE_INFINITY;
+      const index = Math.min(ia, ib);
+      if (contains(written, index)) {
+        const e: ChangedEntry = { index };
+        if (ia === index) e.first = hashAt(a, i);
+        if (ib === index) e.second = hashAt(b, j);
+        entries.push(e);
+      }
+      if (ia === index) i++;
+      if (ib === index) j++;
+    }
+    const more = i < na || j < nb;
+    const next = more ? Math.min(a.indexes[i] ?? Number.POSITIVE_INFINITY, b.indexes[j] ?? Number.POSITIVE_INFINITY) : undefined;
+    return next === undefined ? { entries } : { entries, next };
+  }
+
+  readSnapshotBlock(snapshotId: string, index: number): { data: Buffer; checksum: string } {
+    const data = Buffer.allocUnsafe(BLOCK_SIZE);
+    const hash = this.blockHash(snapshotId, index) ?? ZERO_HASH;
+    this.store.readInto(hash, data);
+    return { data, checksum: hash.toString('base64') };
+  }
+
+  /** SHA-256 of a snapshot's block, undefined when never written. */
+  blockHash(snapshotId: string, index: number): Buffer | undefined {
+    return find(this.viewOf(snapshotId), index);
+  }
+
+  /** Reads a block by hash into a caller's buffer (the EBS service reuses pooled buffers). */
+  readBlockInto(hash: Uint8Array, into: Buffer): void {
+    this.store.readInto(hash, into);
+  }
+
+  /** The blocks put into this snapshot itself (not inherited from its parent), for CompleteSnapshot checks. */
+  ownBlocks(snapshotId: string): SortedBlocks {
+    return this.tree.get(this.snapshot(snapshotId).layer).blocks();
+  }
+
+  lineageOf(snapshotId: string): string | undefined {
+    return this.snapshots.get(snapshotId)?.lineage;
+  }
+
+  hasSnapshot(snapshotId: string): boolean {
+    return this.snapshots.has(snapshotId);
+  }
+
+  hasVolume(volumeId: string): boolean {
+    return this.volumes.has(volumeId);
+  }
+
+  volumeSizeGiB(volumeId: string): number {
+    return this.volume(volumeId).sizeGiB;
+  }
+
+  /** Removes block files that deleted snapshots and volumes no longer need. */
+  sweep(): void {
+    this.tree.sweep();
+  }
+
+  private viewOf(snapshotId: string): SortedBlocks {
+    return this.tree.view(this.tree.get(this.snapshot(snapshotId).layer));
+  }
+
+  private readLayerBlock(layer: Layer, index: number): Buffer {
+    const out = Buffer.allocUnsafe(BLOCK_SIZE);
+    const hash = layer.get(index) ?? (layer.parent ? find(this.tree.view(layer.parent), index) : undefined);
+    this.store.readInto(hash ?? ZERO_HASH, out);
+    return out;
+  }
+
+  private readRange(layer: Layer, offset: number, length: number): Buffer {
+    const out = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const pos = offset + done;
+      const within = pos % BLOCK_SIZE;
+      const n = Math.min(BLOCK_SIZE - within, length - done);
+      const block = this.readLayerBlock(layer, Math.floor(pos / BLOCK_SIZE));
+      block.copy(out, done, within, within + n);
+      done += n;
+    }
+    return out;
+  }
+
+  private volume(volumeId: string): VolumeRow {
+    const v = this.volumes.get(volumeId);
+    if (!v) throw new AwsError('InvalidVolume.NotFound', `The volume '${volumeId}' does not exist.`);
+    return v;
+  }
+
+  private snapshot(snapshotId: string): SnapshotRow {
+    const s = this.snapshots.get(snapshotId);
+    if (!s) throw new AwsError('InvalidSnapshot.NotFound', `The snapshot '${snapshotId}' does not exist.`);
+    return s;
+  }
+
+  private completedSnapshot(snapshotId: string): SnapshotRow {
+    const s = this.snapshot(snapshotId);
+    if (s.pending) throw new AwsError('IncorrectState', `Snapshot '${snapshotId}' is not completed.`);
+    return s;
+  }
+
+  private checkNewSnapshot(snapshotId: string): void {
+    if (this.snapshots.has(snapshotId)) throw new AwsError('InvalidSnapshot.Duplicate', `${snapshotId} exists`);
+  }
+}
+
+function newLineage(): string {
+  return `lin-${randomBytes(8).toString('hex')}`;
+}
+
+function ref(index: number, hash: Buffer | undefined): BlockRef | undefined {
+  return hash ? { index, checksum: hash.toString('base64') } : undefined;
+}
+
+function contains(sorted: Uint32Array, value: number): boolean {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] as number) < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return sorted[lo] === value;
+}
+
+function checkRange(offset: number, length: number, sizeGiB: number): void {
+  const size = sizeGiB * 1024 ** 3;
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+    throw new AwsError('InvalidParameterValue', 'Offset and length must be non-negative integers');
+  }
+  if (offset + length > size) {
+    throw new AwsError('InvalidParameterValue', `Range ${offset}+${length} is beyond the volume's ${size} bytes`);
+  }
+}
