@@ -149,15 +149,14 @@ async function backupDisk(
       progress,
       stats: { dataBlocks: 0, blocksRead: 0, newChunks: 0, newBytesStored: 0 },
     };
-    const bytesBefore = writer.bytesStored;
+    const bytesBefore = writer.blobBytesAdded;
     const changed = disk.changedBlocks ? normalizeChanged(disk.changedBlocks, blocks, disk.name) : undefined;
     progress?.start(`disk ${disk.name}`, (changed ? changed.length : blocks) * CHUNK_SIZE);
     const builder = new TreeBuilder(blocks, (plain) => writer.addTree(plain));
     if (changed && parentDisk) await incrementalLeaves(ctx, builder, blocks, changed, parentDisk);
     else await fullLeaves(ctx, builder, blocks);
     const tree = builder.finish();
-    await writer.flush();
-    ctx.stats.newBytesStored = writer.bytesStored - bytesBefore;
+    ctx.stats.newBytesStored = writer.blobBytesAdded - bytesBefore;
     progress?.done();
     return {
       name: disk.name,

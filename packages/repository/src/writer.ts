@@ -22,7 +22,8 @@ export class BlobWriter {
   private stored: IndexEntry[] = [];
   private storedPacks = 0;
   private failure: unknown;
-  /** Bytes of sealed blobs and packs written, for statistics and cost accounting. */
+  /** Bytes of new sealed blobs accepted, and of packs stored, for statistics and cost accounting. */
+  blobBytesAdded = 0;
   bytesStored = 0;
   packsStored = 0;
 
@@ -45,7 +46,9 @@ export class BlobWriter {
       pack = new PackBuilder(type);
       this.packs[type] = pack;
     }
-    this.pending.add(pack.add(id, sealed, rawLength));
+    const entry = pack.add(id, sealed, rawLength);
+    this.pending.add(entry);
+    this.blobBytesAdded += entry.length;
     if (pack.size >= PACK_TARGET_SIZE) await this.closePack(type);
   }
 

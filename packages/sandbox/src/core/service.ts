@@ -39,7 +39,10 @@ export interface SandboxContext {
   now(): number;
   /** Fresh resource id with AWS's shape: prefix + 17 lowercase hex digits (e.g. vol-0a1b...). */
   newId(prefix: string): string;
-  /** Request counters for cost accounting (per service and operation). */
+  /**
+   * Request counters for cost accounting (per service and operation). The server already counts every AWS
+   * request it routes (bytes in and out included): services must not count their own requests again.
+   */
   count(service: string, operation: string, bytesIn: number, bytesOut: number): void;
 }
 
@@ -52,6 +55,8 @@ export interface AwsRequest {
   readonly headers: IncomingHttpHeaders;
   /** The whole body; services whose bodies are large (S3) read the stream instead (part 2). */
   readonly body: Buffer;
+  /** SHA-256 of body when SigV4 verification already computed it (a signed payload hash), so EBS need not again. */
+  readonly bodySha256?: Buffer;
   readonly service: string; // SigV4 scope: ec2, ebs, s3, kms, sts, iam
   readonly region: string;
   readonly principal: Principal;

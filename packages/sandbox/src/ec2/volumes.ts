@@ -1,0 +1,324 @@
+import { AwsError } from '../core/errors.js';
+import type { SnapshotRecord, Tag, VolumeRecord } from '../core/model.js';
+import { byId, type Call, checkId, encryptionOf, type Handler, iso, later, mine, tables } from './call.js';
+import { applyFilters } from './filters.js';
+import { attachmentStatus, instanceState, modificationState, volumeStatus } from './lifecycle.js';
+import { paginate } from './paging.js';
+import { checkZone } from './regions.js';
+import { findRestorableSnapshot } from './snapshot-access.js';
+import { tagSet, tagSpecs } from './tags.js';
+
+/** Size limits (GiB) per volume type, as AWS documents them. */
+const SIZE_LIMITS: Record<string, [number, number]> = {
+  standard: [1, 1024], gp2: [1, 16384], gp3: [1, 16384], io1: [4, 16384], io2: [4, 65536], st1: [125, 16384], sc1: [125, 16384],
+};
+
+export interface VolumeSpec {
+  zone: string;
+  sizeGiB?: number;
+  volumeType?: string;
+  iops?: number;
+  throughput?: number;
+  encrypted?: boolean;
+  kmsKeyId?: string;
+  /** Already checked by the caller: restorable for CreateVolume, granted by the image for RunInstances. */
+  snapshot?: SnapshotRecord;
+  tags: Tag[];
+}
+
+/** Checks a volume's type, size and performance settings and fills in AWS's defaults. */
+function performance(spec: VolumeSpec, size: number): Pick<VolumeRecord, 'volumeType' | 'iops' | 'throughput'> {
+  const type = spec.volumeType ?? 'gp2';
+  const limits = SIZE_LIMITS[type];
+  if (!limits) throw new AwsError('InvalidParameterValue', `Invalid value '${type}' for volumeType`);
+  if (size > limits[1]) throw new AwsError('InvalidParameterValue', `Volume of ${size}GiB is too large; maximum is ${limits[1]}GiB.`);
+  if (size < limits[0]) throw new AwsError('InvalidParameterValue', `Volume of ${size}GiB is too small; minimum is ${limits[0]}GiB.`);
+  if (type === 'io1' || type === 'io2') {
+    if (spec.iops === undefined) {
+      throw new AwsError('InvalidParameterCombination', `The parameter iops must be specified for ${type} volumes.`);
+    }
+    return { volumeType: type, iops: spec.iops };
+  }
+  if (type === 'gp3') {
+    const iops = spec.iops ?? 3000;
+    if (iops < 3000 || iops > 16000) throw new AwsError('InvalidParameterValue', `Invalid iops value ${iops} for gp3 volume`);
+    return { volumeType: type, iops, throughput: spec.throughput ?? 125 };
+  }
+  if (spec.iops !== undefined) {
+    throw new AwsError('InvalidParameterCombination', `The parameter iops is not supported for ${type} volumes.`);
+  }
+  return { volumeType: type, iops: type === 'gp2' ? Math.min(16000, Math.max(100, 3 * size)) : undefined };
+}
+
+/**
+ * Creates a volume record and its block content: empty, or the bytes of a snapshot the caller may restore.
+ * Shared by CreateVolume and RunInstances (whose block device mappings make volumes too).
+ */
+export function newVolume(c: Call, spec: VolumeSpec, attachments: VolumeRecord['attachments'] = []): VolumeRecord {
+  const snap = spec.snapshot;
+  const size = spec.sizeGiB ?? snap?.volumeSizeGiB;
+  if (size === undefined) {
+    throw new AwsError('MissingParameter', 'The request must contain the parameter size or snapshotId');
+  }
+  if (snap && size < snap.volumeSizeGiB) {
+    throw new AwsError(
+      'InvalidParameterValue',
+      `Volume of ${size}GiB is smaller than snapshot '${snap.snapshotId}', expect size >= ${snap.volumeSizeGiB}GiB`,
+    );
+  }
+  const perf = performance(spec, size);
+  const enc = encryptionOf(c, spec.encrypted, spec.kmsKeyId, snap);
+  const v: VolumeRecord = {
+    volumeId: c.ctx.newId('vol'),
+    ownerId: c.accountId,
+    region: c.region,
+    availabilityZone: spec.zone,
+    sizeGiB: size,
+    ...perf,
+    ...enc,
+    snapshotId: snap?.snapshotId,
+    createTime: iso(c.now),
+    availableAt: attachments.length ? iso(c.now) : later(c, c.ctx.timing.volumeSeconds),
+    attachments,
+    tags: spec.tags,
+  };
+  c.ctx.blocks.createVolume(v.volumeId, size, snap?.snapshotId);
+  tables(c).volumes.put(v.volumeId, v);
+  return v;
+}
+
+export function findVolume(c: Call, volumeId: string): VolumeRecord {
+  checkId('vol', volumeId, 'InvalidVolumeID.Malformed');
+  const v = tables(c).volumes.get(volumeId);
+  if (!v || v.ownerId !== c.accountId || v.region !== c.region) {
+    throw new AwsError('InvalidVolume.NotFound', `The volume '${volumeId}' does not exist.`);
+  }
+  return v;
+}
+
+export function attachmentXml(c: Call, v: VolumeRecord, a: VolumeRecord['attachments'][number]) {
+  return {
+    volumeId: v.volumeId,
+    instanceId: a.instanceId,
+    device: a.device,
+    status: attachmentStatus(a, c.ctx, c.now),
+    attachTime: a.attachTime,
+    deleteOnTermination: a.deleteOnTermination,
+  };
+}
+
+export function volumeXml(c: Call, v: VolumeRecord) {
+  return {
+    volumeId: v.volumeId,
+    size: v.sizeGiB,
+    snapshotId: v.snapshotId ?? '',
+    availabilityZone: v.availabilityZone,
+    status: volumeStatus(v, c.now),
+    createTime: v.createTime,
+    attachmentSet: v.attachments.map((a) => attachmentXml(c, v, a)),
+    volumeType: v.volumeType,
+    iops: v.iops,
+    throughput: v.throughput,
+    encrypted: v.encrypted,
+    kmsKeyId: v.kmsKeyId,
+    tagSet: tagSet(v.tags),
+    multiAttachEnabled: false,
+  };
+}
+
+export const createVolume: Handler = (c) => {
+  const zone = checkZone(c, c.p.req('AvailabilityZone'));
+  const tags = tagSpecs(c.p, ['volume']).get('volume') ?? [];
+  const snapshotId = c.p.str('SnapshotId');
+  const v = newVolume(c, {
+    zone,
+    sizeGiB: c.p.int('Size'),
+    volumeType: c.p.str('VolumeType'),
+    iops: c.p.int('Iops'),
+    throughput: c.p.int('Throughput'),
+    encrypted: c.p.bool('Encrypted'),
+    kmsKeyId: c.p.str('KmsKeyId'),
+    snapshot: snapshotId ? findRestorableSnapshot(c, snapshotId, true) : undefined,
+    tags,
+  });
+  return volumeXml(c, v);
+};
+
+export const describeVolumes: Handler = (c) => {
+  const ids = c.p.list('VolumeId');
+  for (const id of ids) findVolume(c, id);
+  const rows = mine(c, tables(c).volumes).filter((v) => ids.length === 0 || ids.includes(v.volumeId));
+  const filtered = applyFilters(
+    rows,
+    c.p.filters(),
+    {
+      'volume-id': (v) => v.volumeId,
+      status: (v) => volumeStatus(v, c.now),
+      size: (v) => v.sizeGiB,
+      'snapshot-id': (v) => v.snapshotId ?? '',
+      'volume-type': (v) => v.volumeType,
+      'availability-zone': (v) => v.availabilityZone,
+      encrypted: (v) => v.encrypted,
+      'create-time': (v) => v.createTime,
+      'multi-attach-enabled': () => false,
+      'attachment.instance-id': (v) => v.attachments.map((a) => a.instanceId),
+      'attachment.device': (v) => v.attachments.map((a) => a.device),
+      'attachment.status': (v) => v.attachments.map((a) => attachmentStatus(a, c.ctx, c.now)),
+      'attachment.attach-time': (v) => v.attachments.map((a) => a.attachTime),
+      'attachment.delete-on-termination': (v) => v.attachments.map((a) => a.deleteOnTermination),
+    },
+    (v) => v.tags,
+  );
+  const page = paginate(filtered.sort(byId((v) => v.volumeId)), c.p, (v) => v.volumeId, { min: 5, max: 500 }, 'VolumeId');
+  return { volumeSet: page.items.map((v) => volumeXml(c, v)), nextToken: page.nextToken };
+};
+
+export const deleteVolume: Handler = (c) => {
+  const v = findVolume(c, c.p.req('VolumeId'));
+  const a = v.attachments[0];
+  if (a) throw new AwsError('VolumeInUse', `Volume ${v.volumeId} is currently attached to ${a.instanceId}`);
+  c.ctx.blocks.deleteVolume(v.volumeId);
+  tables(c).volumes.delete(v.volumeId);
+  return { return: true };
+};
+
+export const attachVolume: Handler = (c) => {
+  const v = findVolume(c, c.p.req('VolumeId'));
+  const instanceId = c.p.req('InstanceId');
+  const device = c.p.req('Device');
+  checkId('i', instanceId, 'InvalidInstanceID.Malformed');
+  const i = tables(c).instances.get(instanceId);
+  if (!i || i.ownerId !== c.accountId || i.region !== c.region) {
+    throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+  }
+  const status = volumeStatus(v, c.now);
+  if (status === 'in-use') throw new AwsError('VolumeInUse', `${v.volumeId} is already attached to an instance`);
+  if (status !== 'available') throw new AwsError('IncorrectState', `${v.volumeId} is not 'available'.`);
+  const state = instanceState(i, c.ctx, c.now).name;
+  if (state !== 'running' && state !== 'stopped') {
+    throw new AwsError('IncorrectState', `Instance '${instanceId}' is not 'running'.`);
+  }
+  if (v.availabilityZone !== i.availabilityZone) {
+    throw new AwsError(
+      'InvalidVolume.ZoneMismatch',
+      `The volume '${v.volumeId}' is not in the same availability zone as instance '${instanceId}'`,
+    );
+  }
+  const busy = [...tables(c).volumes.values()].some((x) =>
+    x.attachments.some((a) => a.instanceId === instanceId && a.device === device),
+  );
+  if (busy || device === i.rootDeviceName) {
+    throw new AwsError(
+      'InvalidParameterValue',
+      `Invalid value '${device}' for unixDevice. Attachment point ${device} is already in use`,
+    );
+  }
+  const a = { instanceId, device, attachTime: iso(c.now), deleteOnTermination: false, state: 'attaching' as const };
+  const updated = { ...v, attachments: [a] };
+  tables(c).volumes.put(v.volumeId, updated);
+  return attachmentXml(c, updated, a);
+};
+
+export const detachVolume: Handler = (c) => {
+  const v = findVolume(c, c.p.req('VolumeId'));
+  const a = v.attachments[0];
+  if (!a) throw new AwsError('IncorrectState', `Volume '${v.volumeId}' is in the '${volumeStatus(v, c.now)}' state.`);
+  const instanceId = c.p.str('InstanceId');
+  if (instanceId && instanceId !== a.instanceId) {
+    throw new AwsError('InvalidAttachment.NotFound', `Volume '${v.volumeId}' is not attached to instance '${instanceId}'`);
+  }
+  const i = tables(c).instances.get(a.instanceId);
+  // The root volume of a running instance cannot go, forced or not.
+  if (i && a.device === i.rootDeviceName && instanceState(i, c.ctx, c.now).name !== 'stopped') {
+    throw new AwsError('IncorrectState', `Unable to detach root volume '${v.volumeId}' from instance '${a.instanceId}'`);
+  }
+  if (a.state === 'detaching') return attachmentXml(c, v, a);
+  const detaching = { ...a, state: 'detaching' as const };
+  const updated = { ...v, attachments: [detaching] };
+  tables(c).volumes.put(v.volumeId, updated);
+  const timerId = `detach:${v.volumeId}`;
+  tables(c).timers.put(timerId, {
+    id: timerId,
+    at: later(c, c.ctx.timing.volumeSeconds),
+    kind: 'detach',
+    volumeId: v.volumeId,
+    instanceId: a.instanceId,
+  });
+  return attachmentXml(c, updated, detaching);
+};
+
+export const modifyVolume: Handler = (c) => {
+  const v = findVolume(c, c.p.req('VolumeId'));
+  if (volumeStatus(v, c.now) === 'creating') throw new AwsError('IncorrectState', `Volume '${v.volumeId}' is in the 'creating' state.`);
+  const prev = tables(c).modifications.get(v.volumeId);
+  if (prev && modificationState(prev, c.now).state === 'modifying') {
+    throw new AwsError('IncorrectModificationState', `Cannot modify volume ${v.volumeId} while it is in modifying state`);
+  }
+  const size = c.p.int('Size') ?? v.sizeGiB;
+  if (size < v.sizeGiB) throw new AwsError('InvalidParameterValue', 'New size cannot be smaller than existing size');
+  const type = c.p.str('VolumeType') ?? v.volumeType;
+  const iops = c.p.int('Iops') ?? (type === v.volumeType ? (type === 'gp2' ? undefined : v.iops) : undefined);
+  const perf = performance({ zone: v.availabilityZone, volumeType: type, iops, throughput: c.p.int('Throughput') ?? v.throughput, tags: [] }, size);
+  if (size === v.sizeGiB && perf.volumeType === v.volumeType && perf.iops === v.iops && perf.throughput === v.throughput) {
+    throw new AwsError('InvalidParameterCombination', 'New size, type, iops or throughput must differ from the current ones');
+  }
+  if (size > v.sizeGiB) c.ctx.blocks.resizeVolume(v.volumeId, size);
+  tables(c).volumes.put(v.volumeId, { ...v, sizeGiB: size, ...perf });
+  const m = {
+    volumeId: v.volumeId,
+    ownerId: c.accountId,
+    region: c.region,
+    originalSize: v.sizeGiB,
+    targetSize: size,
+    originalVolumeType: v.volumeType,
+    targetVolumeType: perf.volumeType,
+    originalIops: v.iops,
+    targetIops: perf.iops,
+    startTime: iso(c.now),
+    optimizingAt: later(c, c.ctx.timing.volumeSeconds),
+    completesAt: later(c, 2 * c.ctx.timing.volumeSeconds),
+  };
+  tables(c).modifications.put(v.volumeId, m);
+  return { volumeModification: modificationXml(c, m) };
+};
+
+function modificationXml(c: Call, m: Parameters<typeof modificationState>[0]) {
+  const s = modificationState(m, c.now);
+  return {
+    volumeId: m.volumeId,
+    modificationState: s.state,
+    targetSize: m.targetSize,
+    targetIops: m.targetIops,
+    targetVolumeType: m.targetVolumeType,
+    targetMultiAttachEnabled: false,
+    originalSize: m.originalSize,
+    originalIops: m.originalIops,
+    originalVolumeType: m.originalVolumeType,
+    originalMultiAttachEnabled: false,
+    progress: s.progress,
+    startTime: m.startTime,
+    endTime: s.state === 'completed' ? m.completesAt : undefined,
+  };
+}
+
+export const describeVolumesModifications: Handler = (c) => {
+  const ids = c.p.list('VolumeId');
+  const all = mine(c, tables(c).modifications);
+  for (const id of ids) {
+    if (!all.some((m) => m.volumeId === id)) {
+      throw new AwsError('InvalidVolumeModification.NotFound', `Modification for volume '${id}' does not exist.`);
+    }
+  }
+  const rows = all.filter((m) => ids.length === 0 || ids.includes(m.volumeId));
+  const filtered = applyFilters(rows, c.p.filters(), {
+    'volume-id': (m) => m.volumeId,
+    'modification-state': (m) => modificationState(m, c.now).state,
+    'target-size': (m) => m.targetSize,
+    'original-size': (m) => m.originalSize,
+    'target-volume-type': (m) => m.targetVolumeType,
+    'original-volume-type': (m) => m.originalVolumeType,
+    'start-time': (m) => m.startTime,
+  });
+  const page = paginate(filtered.sort(byId((m) => m.volumeId)), c.p, (m) => m.volumeId, { min: 5, max: 500 });
+  return { volumeModificationSet: page.items.map((m) => modificationXml(c, m)), nextToken: page.nextToken };
+};
