@@ -83,7 +83,6 @@ const rowsSpec = [
   ['restic', 'full', 'restic', '**full backup** (init + backup)', true],
   ['restic', 'inc', 'restic', '**incremental** (re-reads the image)', true],
   ['restic', 'restore', 'restic', '**restore** latest → file (default: writes every byte)', true],
-  ['restic', 'restore-sparse', 'restic', 'restore latest `--sparse`', true],
   ['borg', 'init', 'borg', '`init -e repokey` alone', false],
   ['borg', 'full', 'borg', '**full backup** (init + create)', true],
   ['borg', 'inc', 'borg', '**incremental** (re-reads the image)', true],
@@ -160,7 +159,6 @@ if (lb('inc-cbt') && rs('inc')) {
 }
 if (lb('restore') && rs('restore')) {
   const r = rs('restore').wall / lb('restore').wall;
-  const rsp = rs('restore-sparse') ? rs('restore-sparse').wall / lb('restore').wall : undefined;
   target('Restore speed, Lifeboat / restic', `${f2(r)}×`, '≥ 1.5×', r >= 1.5,
     `${f2(lb('restore').wall)} s vs ${f2(rs('restore').wall)} s (restic default); vs restic --sparse ${f2(rsp)}×`);
 }

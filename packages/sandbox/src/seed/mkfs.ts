@@ -1,0 +1,101 @@
+import { spawnSync } from 'node:child_process';
+import { closeSync, ftruncateSync, openSync, readdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { forEachDataBlock } from './sparse.js';
+
+/**
+ * Real file system images made by the real tools, as regular sparse files: no root, no loop devices, no
+ * mounting. mkfs.ext4 -d copies a directory in; mkfs.xfs takes a prototype file; sfdisk writes a GPT.
+ */
+
+/** The tools live in sbin, which a non-root PATH often lacks. */
+const TOOL_ENV = {
+  ...process.env,
+  PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`,
+  // Fixed timestamps in the superblock, so that two seedings make the same bytes (e2fsprogs honours this).
+  E2FSPROGS_FAKE_TIME: '1717200000',
+};
+
+export function hasTool(name: string): boolean {
+  return spawnSync(name, ['-V'], { env: TOOL_ENV, stdio: 'ignore', timeout: 5000 }).error === undefined;
+}
+
+function run(cmd: string, args: string[], input?: string): void {
+  const r = spawnSync(cmd, args, { env: TOOL_ENV, input, encoding: 'utf8', timeout: 60_000 });
+  if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+}
+
+function sparseFile(path: string, bytes: number): void {
+  const fd = openSync(path, 'w');
+  try {
+    ftruncateSync(fd, bytes);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface FsOptions {
+  label: string;
+  uuid: string;
+}
+
+/** ext4 holding a copy of srcDir; inode tables and journal left unwritten so that the image stays sparse. */
+export function makeExt4(image: string, bytes: number, srcDir: string, o: FsOptions): void {
+  sparseFile(image, bytes);
+  run('mkfs.ext4', [
+    '-q', '-F', '-b', '4096', '-d', srcDir, '-L', o.label, '-U', o.uuid,
+    '-E', `lazy_itable_init=1,lazy_journal_init=1,nodiscard,hash_seed=${o.uuid}`,
+    image,
+  ]);
+}
+
+/** mkfs.xfs's prototype file: one line per entry, directories closed by `$`, files named by their source. */
+function protofile(dir: string, indent = ''): string {
+  let out = '';
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    const st = statSync(path);
+    const perm = (st.mode & 0o777).toString(8).padStart(3, '0');
+    if (st.isDirectory()) out += `${indent}${name} d--${perm} 0 0\n${protofile(path, `${indent} `)}${indent} $\n`;
+    else out += `${indent}${name} ---${perm} 0 0 ${path}\n`;
+  }
+  return out;
+}
+
+/** XFS holding a copy of srcDir (names must not contain spaces: the prototype format cannot quote them). */
+export function makeXfs(image: string, bytes: number, srcDir: string, o: FsOptions, workDir: string): void {
+  sparseFile(image, bytes);
+  const proto = join(workDir, `${o.label}.proto`);
+  writeFileSync(proto, `/dev/null\n0 0\nd--755 0 0\n${protofile(srcDir, ' ')}$\n`);
+  run('mkfs.xfs', ['-q', '-f', '-L', o.label.slice(0, 12), '-m', `uuid=${o.uuid}`, '-p', proto, image]);
+}
+
+export const SECTOR = 512;
+/** Linux filesystem data, the GPT partition type of an ordinary Linux partition. */
+const LINUX_FS = '0FC63DAF-8483-4772-8E79-3D69D8477DE4';
+
+/**
+ * A GPT disk with one Linux partition holding fsImage, starting at 1 MiB (sector 2048) as partitioning tools do.
+ * The file system is copied in sparsely at the partition's offset.
+ */
+export function makeGptDisk(image: string, bytes: number, fsImage: string, diskUuid: string, partUuid: string): number {
+  const start = 2048;
+  const fsBytes = statSync(fsImage).size;
+  sparseFile(image, bytes);
+  run('sfdisk', ['--quiet', '--no-reread', '--no-tell-kernel', image], [
+    'label: gpt',
+    `label-id: ${diskUuid}`,
+    `start=${start}, size=${fsBytes / SECTOR}, type=${LINUX_FS}, uuid=${partUuid}, name="data"`,
+    '',
+  ].join('\n'));
+  const fd = openSync(image, 'r+');
+  try {
+    forEachDataBlock(fsImage, start * SECTOR, (offset, data) => {
+      writeSync(fd, data, 0, data.length, offset);
+    });
+  } finally {
+    closeSync(fd);
+  }
+  return start * SECTOR;
+}

@@ -1,0 +1,201 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { BLOCK_SIZE } from '../core/blocks.js';
+import { AwsError } from '../core/errors.js';
+import type { SnapshotRecord, Tag, VolumeRecord } from '../core/model.js';
+import type { LayeredBlockEngine } from '../ebs/engine.js';
+import type { EbsQuotas, QuotaSettings } from '../ebs/quotas.js';
+import type { Context } from './context.js';
+import type { Counter, Counters } from './counters.js';
+import type { FaultRule, Faults } from './faults.js';
+
+const GiB = 1024 ** 3;
+/** Import reads this much at a time: large reads, then each 512 KiB block is checked for zeros. */
+const IMPORT_CHUNK = 16 * BLOCK_SIZE;
+
+export interface NewVolume {
+  accountId: string;
+  region: string;
+  az: string;
+  sizeGiB: number;
+  volumeType?: string;
+  tags?: Tag[];
+}
+
+export interface ImportVolume extends Omit<NewVolume, 'sizeGiB'> {
+  path: string;
+  sizeGiB?: number;
+}
+
+/**
+ * The sandbox-only operations, shared by the admin HTTP API and the RunningSandbox object: what an instance's OS
+ * would do to its disks, and the knobs of the harness (counters, quotas, faults, clock).
+ */
+export class AdminOps {
+  constructor(
+    private readonly ctx: Context,
+    private readonly engine: LayeredBlockEngine,
+    private readonly counterSet: Counters,
+    private readonly faultSet: Faults,
+    private readonly quotaSet: EbsQuotas,
+  ) {}
+
+  /** A new, empty, available volume (as EC2 CreateVolume would make it, without the wait). */
+  createVolume(v: NewVolume): VolumeRecord {
+    this.checkPlacement(v);
+    if (!Number.isInteger(v.sizeGiB) || v.sizeGiB < 1 || v.sizeGiB > 65536) {
+      throw new AwsError('InvalidParameterValue', 'sizeGiB must be an integer from 1 to 65536');
+    }
+    const volumeId = this.ctx.newId('vol');
+    const now = new Date(this.ctx.now()).toISOString();
+    const rec: VolumeRecord = {
+      volumeId,
+      ownerId: v.accountId,
+      region: v.region,
+      availabilityZone: v.az,
+      sizeGiB: v.sizeGiB,
+      volumeType: v.volumeType ?? 'gp3',
+      iops: 3000,
+      throughput: 125,
+      encrypted: false,
+      createTime: now,
+      availableAt: now,
+      attachments: [],
+      tags: v.tags ?? [],
+    };
+    this.engine.createVolume(volumeId, v.sizeGiB);
+    this.ctx.state.table<VolumeRecord>('volumes').put(volumeId, rec);
+    return rec;
+  }
+
+  /** A disk image file as a new volume; all-zero blocks are skipped, so sparse images stay sparse. */
+  importVolume(v: ImportVolume): VolumeRecord & { blocksWritten: number } {
+    const fd = openSync(v.path, 'r');
+    try {
+      const bytes = fstatSync(fd).size;
+      const sizeGiB = v.sizeGiB ?? Math.max(1, Math.ceil(bytes / GiB));
+      if (bytes > sizeGiB * GiB) throw new AwsError('InvalidParameterValue', `${v.path} is larger than ${sizeGiB} GiB`);
+      const rec = this.createVolume({ ...v, sizeGiB });
+      return { ...rec, blocksWritten: this.copyIn(fd, bytes, rec.volumeId) };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private copyIn(fd: number, bytes: number, volumeId: string): number {
+    const buf = Buffer.alloc(IMPORT_CHUNK);
+    let written = 0;
+    for (let pos = 0; pos < bytes; pos += IMPORT_CHUNK) {
+      const n = Math.min(IMPORT_CHUNK, bytes - pos);
+      buf.fill(0);
+      let got = 0;
+      while (got < n) got += readSync(fd, buf, got, n - got, pos + got) || n; // a short file reads as zeros
+      for (let off = 0; off < n; off += BLOCK_SIZE) {
+        const block = buf.subarray(off, off + BLOCK_SIZE);
+        if (isZero(block)) continue;
+        this.engine.writeVolume(volumeId, pos + off, block);
+        written++;
+      }
+    }
+    return written;
+  }
+
+  writeVolume(volumeId: string, offset: number, data: Uint8Array): void {
+    this.volumeRecord(volumeId);
+    this.engine.writeVolume(volumeId, offset, data);
+  }
+
+  readVolume(volumeId: string, offset: number, length: number): Buffer {
+    this.volumeRecord(volumeId);
+    return this.engine.readVolume(volumeId, offset, length);
+  }
+
+  /** A completed snapshot of a volume, as EC2 CreateSnapshot makes them (minus the pending time). */
+  snapshotVolume(volumeId: string, description = ''): SnapshotRecord {
+    const vol = this.volumeRecord(volumeId);
+    const snapshotId = this.ctx.newId('snap');
+    this.engine.createSnapshotFromVolume(snapshotId, volumeId);
+    const now = new Date(this.ctx.now()).toISOString();
+    const rec: SnapshotRecord = {
+      snapshotId,
+      ownerId: vol.ownerId,
+      region: vol.region,
+      volumeId,
+      volumeSizeGiB: vol.sizeGiB,
+      description,
+      encrypted: vol.encrypted,
+      ...(vol.kmsKeyId ? { kmsKeyId: vol.kmsKeyId } : {}),
+      startTime: now,
+      completesAt: now,
+      origin: 'ec2',
+      lineage: this.engine.lineageOf(snapshotId) as string,
+      sharedWith: [],
+      tags: [],
+    };
+    this.ctx.state.table<SnapshotRecord>('snapshots').put(snapshotId, rec);
+    return rec;
+  }
+
+  counters(): Counter[] {
+    return this.counterSet.list();
+  }
+
+  resetCounters(): void {
+    this.counterSet.reset();
+  }
+
+  quotas(): QuotaSettings {
+    return this.quotaSet.get();
+  }
+
+  setQuotas(change: Partial<QuotaSettings>): QuotaSettings {
+    return this.quotaSet.set(change);
+  }
+
+  faults(): FaultRule[] {
+    return this.faultSet.list();
+  }
+
+  addFault(rule: FaultRule): string {
+    return this.faultSet.add(rule);
+  }
+
+  removeFault(id: string): boolean {
+    return this.faultSet.remove(id);
+  }
+
+  clearFaults(): void {
+    this.faultSet.clear();
+  }
+
+  /** Moves the sandbox clock (not SigV4's) forward: token expiry, timeouts, pending -> completed. */
+  advanceClock(ms: number): number {
+    this.ctx.advanceClock(ms);
+    return this.ctx.now();
+  }
+
+  /** The sandbox process's CPU time (microseconds) and memory, for benchmarks run against a child process. */
+  processStats(): { pid: number; cpu: NodeJS.CpuUsage; rss: number } {
+    return { pid: process.pid, cpu: process.cpuUsage(), rss: process.memoryUsage.rss() };
+  }
+
+  private volumeRecord(volumeId: string): VolumeRecord {
+    const rec = this.ctx.state.table<VolumeRecord>('volumes').get(volumeId);
+    if (!rec) throw new AwsError('InvalidVolume.NotFound', `The volume '${volumeId}' does not exist.`, 404);
+    return rec;
+  }
+
+  private checkPlacement(v: { accountId: string; region: string; az: string }): void {
+    if (!this.ctx.accounts.some((a) => a.accountId === v.accountId)) {
+      throw new AwsError('InvalidParameterValue', `Unknown account ${v.accountId}`);
+    }
+    const region = this.ctx.regions.find((r) => r.name === v.region);
+    if (!region) throw new AwsError('InvalidParameterValue', `Unknown region ${v.region}`);
+    if (!region.zones.includes(v.az)) throw new AwsError('InvalidParameterValue', `${v.az} is not a zone of ${v.region}`);
+  }
+}
+
+const ZERO_BLOCK = Buffer.alloc(BLOCK_SIZE);
+
+function isZero(block: Buffer): boolean {
+  return block.length === BLOCK_SIZE ? block.equals(ZERO_BLOCK) : block.equals(ZERO_BLOCK.subarray(0, block.length));
+}
