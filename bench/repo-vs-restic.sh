@@ -13,6 +13,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ARGS="$*"
 SIZE_ARG=4G
 WORK=$ROOT/bench/work/repo-vs-restic
 RUNS=3
@@ -76,7 +77,7 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RUN=$OUT/repo-vs-restic-$SIZE_LABEL-$STAMP.tmp      # raw records and logs (gitignored)
 mkdir -p "$RUN/logs" "$WORK"
 TIMES=$RUN/times.tsv SIZES=$RUN/sizes.tsv CHECKS=$RUN/checks.tsv
-printf 'tool\tstep\trun\twall\tuser\tsys\trss_kib\tother_cpu\tsteal\tload1\n' >"$TIMES"
+printf 'tool\tstep\trun\twall\tuser\tsys\trss_kib\tother_cpu\tkthreads_cpu\tsteal\tload1\n' >"$TIMES"
 : >"$SIZES"; : >"$CHECKS"
 
 cleanup() {
@@ -87,33 +88,41 @@ cleanup() {
 trap cleanup EXIT
 
 TCK=$(getconf CLK_TCK)
-cpu_jiffies() { # busy and steal jiffies of the whole machine
-  local _c u n s idle iow irq sirq steal
-  read -r _c u n s idle iow irq sirq steal _ </proc/stat
-  echo "$((u + n + s + irq + sirq)) $steal"
+MYPG=$(ps -o pgid= $$ | tr -d ' ')
+# CPU ticks used so far by processes outside this benchmark's process group (user space; the CPU of reaped
+# children is in their parent's cutime/cstime) and by kernel threads (writeback, kswapd: partly caused by us).
+other_ticks() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v pg="$MYPG" '{
+    pid = $1; s = $0; sub(/^.*\) /, "", s); split(s, a, " ")
+    t = a[12] + a[13] + a[14] + a[15]
+    if (pid == 2 || a[2] == 2) k += t; else if (a[3] != pg) f += t
+  } END { printf "%d %d\n", f, k }'
 }
+steal_ticks() { local _c u n s idle iow irq sirq steal; read -r _c u n s idle iow irq sirq steal _ </proc/stat; echo "$steal"; }
 
 # timed TOOL STEP RUN CMD...: whole-process wall/user/sys/peak RSS with /usr/bin/time, plus the CPU time that other
-# processes used meanwhile (machine busy jiffies minus the command's own CPU). Fails the benchmark on a non-zero exit.
+# processes used meanwhile. Fails the benchmark on a non-zero exit.
 timed() {
   local tool=$1 step=$2 run=$3; shift 3
-  local log=$RUN/logs/$tool-$step-$run b0 s0 b1 s1 load1
+  local log=$RUN/logs/$tool-$step-$run f0 k0 s0 f1 k1 s1 load1
   read -r load1 _ </proc/loadavg
-  read -r b0 s0 < <(cpu_jiffies)
+  read -r f0 k0 < <(other_ticks); s0=$(steal_ticks)
   if ! /usr/bin/time -f '%e %U %S %M' -o "$log.time" "$@" >"$log.out" 2>"$log.err"; then
     echo "command failed: $*" >&2; tail -20 "$log.err" >&2; tail -3 "$log.time" >&2; exit 1
   fi
-  read -r b1 s1 < <(cpu_jiffies)
-  local wall user sys rss
+  read -r f1 k1 < <(other_ticks); s1=$(steal_ticks)
+  local wall user sys rss other kthr steal
   read -r wall user sys rss < <(tail -1 "$log.time")
-  local other steal
-  other=$(awk -v b="$((b1 - b0))" -v t="$TCK" -v u="$user" -v s="$sys" 'BEGIN { o = b / t - u - s; if (o < 0) o = 0; printf "%.2f", o }')
-  steal=$(awk -v d="$((s1 - s0))" -v t="$TCK" 'BEGIN { printf "%.2f", d / t }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$step" "$run" "$wall" "$user" "$sys" "$rss" "$other" "$steal" "$load1" >>"$TIMES"
-  printf '  %-9s %-14s run %s: %7.2f s wall, %6.2f s cpu, %4d MiB peak, other procs %5.2f s cpu\n' \
-    "$tool" "$step" "$run" "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')" $((rss / 1024)) "$other"
+  read -r other kthr steal < <(awk -v t="$TCK" -v f="$((f1 - f0))" -v k="$((k1 - k0))" -v s="$((s1 - s0))" \
+    'BEGIN { printf "%.2f %.2f %.2f\n", f / t, k / t, s / t }')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$step" "$run" "$wall" "$user" "$sys" "$rss" "$other" "$kthr" "$steal" "$load1" >>"$TIMES"
+  printf '  %-9s %-15s run %s: %7.2f s wall, %6.2f s cpu, %4d MiB peak; other processes %5.2f s cpu, kernel threads %4.2f s\n' \
+    "$tool" "$step" "$run" "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')" $((rss / 1024)) "$other" "$kthr"
 }
 quiesce() { sync; }                             # flush the previous step's writes outside the timed window
+# synced TOOL STEP RUN: time the sync that follows a command: the dirty data it left to the kernel (Lifeboat fsyncs
+# its packs and restored images itself; this shows what the others leave unwritten when they exit).
+synced() { timed "$1" "$2+sync" "$3" sync; }
 warm() { cat "$@" >/dev/null; }                 # page cache warm: all timed reads come from memory
 repo_size() { # TOOL WHAT DIR: apparent and allocated bytes
   printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$(du -sb "$3" | cut -f1)" "$(du -s -B1 "$3" | cut -f1)" >>"$SIZES"
@@ -208,12 +217,12 @@ CHANGED_IN=$IMG/changed-blocks.txt
   echo "  \"borg\": \"$(has_tool borg && borg --version)\","
   echo "  \"e2fsprogs\": \"$(mkfs.ext4 -V 2>&1 | head -1)\","
   echo "  \"lifeboatCommit\": \"$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$( [ -n "$(git -C "$ROOT" --no-optional-locks status --porcelain --untracked-files=no -- packages 2>/dev/null)" ] && echo '+dirty')\","
-  echo "  \"command\": \"bash bench/repo-vs-restic.sh --size $SIZE_LABEL --runs $RUNS\","
+  echo "  \"command\": \"bash bench/repo-vs-restic.sh${ARGS:+ $ARGS}\","
   echo "  \"loadBefore\": \"$(cat /proc/loadavg)\""
   echo "}"
 } >"$RUN/meta.json"
 T_START=$(date +%s)
-read -r JB0 _ < <(cpu_jiffies)
+read -r JF0 _ < <(other_ticks)
 
 # ---------------------------------------------------------------------------------------------------- init alone
 say "repository init alone (x$RUNS)"
@@ -236,14 +245,17 @@ for r in $(seq "$RUNS"); do
   if has_tool lifeboat; then
     rm -rf "$W/lrepo"; quiesce
     timed lifeboat full "$r" sh -c 'node "$LB" repo init --repo "$W/lrepo" && node "$LB" image backup "$W/img/disk.img" --repo "$W/lrepo" --disk root'
+    synced lifeboat full "$r"
   fi
   if has_tool restic; then
     rm -rf "$W/rrepo" "$XDG_CACHE_HOME"; quiesce
     timed restic full "$r" sh -c 'restic -r "$W/rrepo" init -q && restic -r "$W/rrepo" backup -q "$W/img/disk.img"'
+    synced restic full "$r"
   fi
   if has_tool borg; then
     rm -rf "$W/brepo" "$BORG_BASE_DIR"; quiesce
     timed borg full "$r" sh -c 'borg init -e repokey "$W/brepo" && cd "$W/img" && borg create "$W/brepo::full" disk.img'
+    synced borg full "$r"
   fi
 done
 if has_tool lifeboat; then
@@ -267,16 +279,20 @@ for r in $(seq "$RUNS"); do
     export POINT_FULL CHANGED_IN
     rm -rf "$W/lrepo-cbt"; cp -al "$W/lrepo-base" "$W/lrepo-cbt"; quiesce
     timed lifeboat inc-cbt "$r" sh -c 'node "$LB" image backup "$W/img/disk.img" --repo "$W/lrepo-cbt" --disk root --parent "$POINT_FULL" --changed-blocks "$CHANGED_IN"'
+    synced lifeboat inc-cbt "$r"
     rm -rf "$W/lrepo-read"; cp -al "$W/lrepo-base" "$W/lrepo-read"; quiesce
     timed lifeboat inc-read "$r" sh -c 'node "$LB" image backup "$W/img/disk.img" --repo "$W/lrepo-read" --disk root --parent "$POINT_FULL"'
+    synced lifeboat inc-read "$r"
   fi
   if has_tool restic; then
     rm -rf "$W/rrepo" "$XDG_CACHE_HOME"; cp -al "$W/rrepo-base" "$W/rrepo"; cp -a "$W/rcache-base" "$XDG_CACHE_HOME"; quiesce
     timed restic inc "$r" sh -c 'restic -r "$W/rrepo" backup -q "$W/img/disk.img"'
+    synced restic inc "$r"
   fi
   if has_tool borg; then
     rm -rf "$W/brepo" "$BORG_BASE_DIR"; cp -al "$W/brepo-base" "$W/brepo"; cp -a "$W/bbase-base" "$BORG_BASE_DIR"; quiesce
     timed borg inc "$r" sh -c 'cd "$W/img" && borg create "$W/brepo::inc" disk.img'
+    synced borg inc "$r"
   fi
 done
 for t in lifeboat restic borg; do
@@ -302,24 +318,27 @@ for r in $(seq "$RUNS"); do
   if has_tool lifeboat; then
     rm -f "$W/lout.img"; quiesce
     timed lifeboat restore "$r" sh -c 'node "$LB" image restore "$POINT_CBT" "$W/lout.img" --repo "$W/lrepo-cbt"'
+    synced lifeboat restore "$r"
     [ "$r" = "$RUNS" ] && verify lifeboat restore "$W/lout.img" "$SHA_INC"
     rm -f "$W/lout.img"
   fi
   if has_tool restic; then
     rm -rf "$W/rout"; quiesce
     timed restic restore "$r" sh -c 'restic -r "$W/rrepo" restore latest --target "$W/rout" -q'
+    synced restic restore "$r"
     [ "$r" = "$RUNS" ] && verify restic restore "$(find "$W/rout" -type f -name disk.img)" "$SHA_INC"
     rm -rf "$W/rout"
   fi
   if has_tool borg; then
     rm -rf "$W/bout"; mkdir "$W/bout"; quiesce
     timed borg restore "$r" sh -c 'cd "$W/bout" && borg extract "$W/brepo::inc"'
+    synced borg restore "$r"
     [ "$r" = "$RUNS" ] && verify borg restore "$(find "$W/bout" -type f -name disk.img)" "$SHA_INC"
     rm -rf "$W/bout"
   fi
 done
 T_END=$(date +%s)
-read -r JB1 _ < <(cpu_jiffies)
+read -r JF1 _ < <(other_ticks)
 quiesce
 
 if has_tool lifeboat; then
@@ -337,8 +356,8 @@ if has_tool lifeboat; then
   timed lifeboat check-read-data 1 sh -c 'node "$LB" repo check --repo "$W/lrepo-cbt" --read-data'
 fi
 
-awk -v j="$((JB1 - JB0))" -v t="$TCK" -v s="$T_START" -v e="$T_END" \
-  'BEGIN { printf "{\"timedSectionWall\": %d, \"timedSectionMachineCpu\": %.1f}\n", e - s, j / t }' >"$RUN/span.json"
+awk -v j="$((JF1 - JF0))" -v t="$TCK" -v s="$T_START" -v e="$T_END" \
+  'BEGIN { printf "{\"timedSectionWall\": %d, \"timedSectionOtherCpu\": %.1f}\n", e - s, j / t }' >"$RUN/span.json"
 
 # ---------------------------------------------------------------------------------------------------- report
 say "results"

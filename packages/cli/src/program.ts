@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerImage } from './commands/image.js';
 import { registerPoints } from './commands/points.js';
 import { registerRepo } from './commands/repo.js';
+import { registerSandbox } from './commands/sandbox.js';
 
 export const VERSION = '0.1.0';
 
@@ -23,5 +24,6 @@ export function buildProgram(): Command {
   registerRepo(program);
   registerImage(program);
   registerPoints(program);
+  registerSandbox(program);
   return program;
 }

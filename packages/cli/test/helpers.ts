@@ -91,12 +91,14 @@ export class Repo {
   async ok(args: string[], extra: Record<string, string | undefined> = {}): Promise<RunResult> {
     const r = await this.run(args, extra);
     if (r.code !== 0) {
-      throw new Error(`lifeboat ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+      throw new Error(
+        `lifeboat ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+      );
     }
     return r;
   }
 
-  async json<T = any>(args: string[], extra: Record<string, string | undefined> = {}): Promise<T> {
+  async json<T = PointJson>(args: string[], extra: Record<string, string | undefined> = {}): Promise<T> {
     const r = await this.ok(['--json', ...args], extra);
     return JSON.parse(r.stdout) as T;
   }
@@ -129,6 +131,31 @@ export function tempDir(prefix: string): string {
 
 export function removeDir(dir: string | undefined): void {
   if (dir) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Shapes of the --json output the tests read. */
+export interface DiskJson {
+  name: string;
+  sizeBytes: number;
+  sourceSnapshotId?: string;
+  stats: { dataBlocks: number; blocksRead: number; newChunks: number; newBytesStored: number };
+}
+export interface PointJson {
+  id: string;
+  parent?: string;
+  resource: { id: string; kind: string; account?: string; region?: string };
+  disks: [DiskJson, ...DiskJson[]];
+  tags: Record<string, string>;
+  configuration?: unknown;
+  startedAt: string;
+  finishedAt: string;
+}
+export interface SlotJson {
+  id: string;
+  kind: string;
+  label?: string;
+  created: string;
+  current: boolean;
 }
 
 // ---- images ----
@@ -319,7 +346,9 @@ export function flipBit(path: string, offset: number, bit = 0): void {
 }
 
 /** Parses `damaged: restore point P, disk D, bytes S-E: reason` lines of `repo check`. */
-export function damagedLines(stdout: string): Array<{ point: string; disk: string; start: number; end: number }> {
+export function damagedLines(
+  stdout: string,
+): Array<{ point: string; disk: string; start: number; end: number }> {
   const out = [];
   for (const m of stdout.matchAll(/restore point (\S+), disk (\S+), bytes (\d+)-(\d+)/g)) {
     out.push({ point: m[1]!, disk: m[2]!, start: Number(m[3]), end: Number(m[4]) });

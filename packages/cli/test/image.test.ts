@@ -11,8 +11,9 @@ import {
   compressible,
   expectOneLineError,
   lastLine,
-  random,
+  type PointJson,
   Repo,
+  random,
   readRange,
   removeDir,
   sha256,
@@ -102,8 +103,8 @@ describe('image backup', () => {
   });
 
   it('points --json lists it with its resource, disks, sizes, tags, snapshot and configuration', async () => {
-    const points = await repo.json(['points']);
-    const p = points.find((x: any) => x.id === MAIN_ID);
+    const points = await repo.json<PointJson[]>(['points']);
+    const p = points.find((x) => x.id === MAIN_ID)!;
     expect(p).toBeTruthy();
     expect(p.resource).toEqual({
       id: 'i-0abc123',
@@ -140,10 +141,13 @@ describe('image backup', () => {
   });
 
   it('compresses compressible data and does not expand random data', async () => {
-    const text = await repo.json(['image', 'backup', textImg, '-q']);
+    // two backups into one repository at the same time
+    const [text, rand] = await Promise.all([
+      repo.json(['image', 'backup', textImg, '-q']),
+      repo.json(['image', 'backup', randImg, '-q']),
+    ]);
     expect(text.disks[0].stats.newChunks).toBe(8);
     expect(text.disks[0].stats.newBytesStored).toBeLessThan(0.05 * 8 * BLOCK);
-    const rand = await repo.json(['image', 'backup', randImg, '-q']);
     expect(rand.disks[0].stats.newChunks).toBe(4);
     expect(rand.disks[0].stats.newBytesStored).toBeGreaterThanOrEqual(4 * BLOCK);
     expect(rand.disks[0].stats.newBytesStored).toBeLessThan(4 * BLOCK * 1.01 + 4096);
@@ -163,41 +167,45 @@ describe('image backup', () => {
       'i-multi',
       '-q',
     ]);
-    expect(j.disks.map((d: any) => [d.name, d.sizeBytes])).toEqual([
+    expect(j.disks.map((d) => [d.name, d.sizeBytes])).toEqual([
       ['xvda', MAIN_SIZE],
       ['xvdb', 4 * BLOCK],
     ]);
-    expect(j.disks[1].sourceSnapshotId).toBe('snap-b');
+    expect(j.disks[1]?.sourceSnapshotId).toBe('snap-b');
     expect(j.disks[0].sourceSnapshotId).toBeUndefined();
-    expect(j.disks[0].stats.newChunks + j.disks[1].stats.newChunks).toBe(0); // all seen before
+    expect(j.disks[0].stats.newChunks + j.disks[1]!.stats.newChunks).toBe(0); // all seen before
     multiId = j.id;
   });
 
   it('refuses an existing or invalid --id, a missing image, and mixing IMAGE with NAME=IMAGE', async () => {
-    const again = await repo.run(['image', 'backup', mainImg, '--id', MAIN_ID]);
+    const [again, bad, missing, mixed] = await Promise.all([
+      repo.run(['image', 'backup', mainImg, '--id', MAIN_ID]),
+      repo.run(['image', 'backup', mainImg, '--id', 'Bad_Id']),
+      repo.run(['image', 'backup', join(dir, 'no-such.img')]),
+      repo.run(['image', 'backup', mainImg, '--disk', `b=${randImg}`]),
+    ]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/already exists/);
     expectOneLineError(again.stderr);
-    const bad = await repo.run(['image', 'backup', mainImg, '--id', 'Bad_Id']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/not a valid restore point id/);
-    const missing = await repo.run(['image', 'backup', join(dir, 'no-such.img')]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain('no-such.img');
     expectOneLineError(missing.stderr);
-    const mixed = await repo.run(['image', 'backup', mainImg, '--disk', `b=${randImg}`]);
     expect(mixed.code).toBe(2);
-    const points = await repo.json(['points']);
-    expect(points.map((p: any) => p.id)).toContain(MAIN_ID);
+    const points = await repo.json<PointJson[]>(['points']);
+    expect(points.map((p) => p.id)).toContain(MAIN_ID);
     expect(points).toHaveLength(5); // main, dup, text, rand, multi: nothing added by the refusals
   });
 
   it('points (human) lists every restore point', async () => {
-    const r = await repo.ok(['points']);
+    const [r, only] = await Promise.all([
+      repo.ok(['points']),
+      repo.json<PointJson[]>(['points', '--resource', 'i-multi']),
+    ]);
     for (const id of [MAIN_ID, dupId, multiId]) expect(r.stdout).toContain(id);
     expect(r.stdout).toMatch(/5 restore points/);
-    const only = await repo.json(['points', '--resource', 'i-multi']);
-    expect(only.map((p: any) => p.id)).toEqual([multiId]);
+    expect(only.map((p) => p.id)).toEqual([multiId]);
   });
 });
 
@@ -239,12 +247,14 @@ describe('image restore', () => {
     expect(sha256(a)).toBe(sha256(mainImg));
     expect(sha256(b)).toBe(sha256(randImg));
 
-    const none = await repo.run(['image', 'restore', multiId, join(dir, 'multi-none.out')]);
+    const [none, unknown] = await Promise.all([
+      repo.run(['image', 'restore', multiId, join(dir, 'multi-none.out')]),
+      repo.run(['image', 'restore', multiId, join(dir, 'multi-x.out'), '--disk', 'xvdz']),
+    ]);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/--disk/);
     expect(none.stderr).toMatch(/xvda/);
     expectOneLineError(none.stderr);
-    const unknown = await repo.run(['image', 'restore', multiId, join(dir, 'multi-x.out'), '--disk', 'xvdz']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/no disk "xvdz"/);
     expectOneLineError(unknown.stderr);
@@ -255,23 +265,27 @@ describe('image restore', () => {
 
   it('"latest" and unique id prefixes name restore points; ambiguous and unknown ones are refused', async () => {
     const latest = join(dir, 'latest.out');
-    await repo.ok(['image', 'restore', 'latest', latest, '--disk', 'xvdb']); // the multi-disk point is the last
+    const [, points] = await Promise.all([
+      repo.ok(['image', 'restore', 'latest', latest, '--disk', 'xvdb']), // the multi-disk point is the last
+      repo.json<PointJson[]>(['points']),
+    ]);
     expect(sha256(latest)).toBe(sha256(randImg));
 
-    const ids: string[] = (await repo.json(['points'])).map((p: any) => p.id);
+    const ids = points.map((p) => p.id);
     let prefix = dupId.slice(0, 4);
     while (ids.filter((id) => id.startsWith(prefix)).length > 1) prefix = dupId.slice(0, prefix.length + 1);
     expect(prefix.length).toBeLessThan(dupId.length);
     const byPrefix = join(dir, 'prefix.out');
-    await repo.ok(['image', 'restore', prefix, byPrefix]);
-    expect(sha256(byPrefix)).toBe(sha256(dupImg));
-
     const common = ids.filter((id) => id !== MAIN_ID);
     expect(common.length).toBeGreaterThan(1);
-    const ambiguous = await repo.run(['image', 'restore', common[0]!.slice(0, 1), join(dir, 'amb.out')]);
+    const [, ambiguous, unknown] = await Promise.all([
+      repo.ok(['image', 'restore', prefix, byPrefix]),
+      repo.run(['image', 'restore', common[0]!.slice(0, 1), join(dir, 'amb.out')]),
+      repo.run(['image', 'restore', 'zzzzzzz', join(dir, 'unknown.out')]),
+    ]);
+    expect(sha256(byPrefix)).toBe(sha256(dupImg));
     expect(ambiguous.code).toBe(2);
     expect(ambiguous.stderr).toMatch(/matches \d+ restore points/);
-    const unknown = await repo.run(['image', 'restore', 'zzzzzzz', join(dir, 'unknown.out')]);
     expect(unknown.code).toBe(5);
     expect(unknown.stderr).toMatch(/no restore point "zzzzzzz"/);
     expectOneLineError(unknown.stderr);
@@ -279,68 +293,61 @@ describe('image restore', () => {
 });
 
 describe('image cat', () => {
-  const ranges: Array<[string, number, number | undefined]> = [
-    ['across blocks 0-1 (data into a hole)', BLOCK - 100, 300],
-    ['across several blocks', 100, 3 * BLOCK + 7],
-    ['inside a hole', BLOCK + 1000, 5000],
-    ['inside the half-zero block', 4 * BLOCK + BLOCK / 2 - 10, 20],
-    ['into the unaligned tail', 6 * BLOCK - 5, 10],
-    ['the last 17 bytes', MAIN_SIZE - 17, 17],
-    ['the last byte', MAIN_SIZE - 1, 1],
-    ['length 0', 1234, 0],
-    ['from an offset to the end (no --length)', 5 * BLOCK + 3, undefined],
-    ['the whole disk', 0, MAIN_SIZE],
+  // [what, --offset, --length, expected offset, expected length]; --disk root unless noted
+  const ranges: Array<[string, string, string | undefined, number, number]> = [
+    ['across blocks 0-1 (data into a hole)', `${BLOCK - 100}`, '300', BLOCK - 100, 300],
+    ['across several blocks', '100', `${3 * BLOCK + 7}`, 100, 3 * BLOCK + 7],
+    ['inside a hole', `${BLOCK + 1000}`, '5000', BLOCK + 1000, 5000],
+    ['across the half-zero block into a hole', `${4.5 * BLOCK - 10}`, `${BLOCK}`, 4.5 * BLOCK - 10, BLOCK],
+    ['into the unaligned tail', `${6 * BLOCK - 5}`, '10', 6 * BLOCK - 5, 10],
+    ['length 0', '1234', '0', 1234, 0],
+    ['to the end (no --length)', `${5 * BLOCK + 3}`, undefined, 5 * BLOCK + 3, MAIN_SIZE - 5 * BLOCK - 3],
+    ['K suffixes, no --disk', '512K', '1K', BLOCK, 1024],
   ];
 
   it('unaligned ranges equal the same bytes of the source image', async () => {
-    const results = await mapLimit(ranges, 2, ([, offset, length]) =>
+    const results = await mapLimit(ranges, 2, ([what, offset, length]) =>
       repo.run([
         'image',
         'cat',
         MAIN_ID,
-        '--disk',
-        'root',
+        ...(what.includes('no --disk') ? [] : ['--disk', 'root']),
         '--offset',
-        String(offset),
-        ...(length === undefined ? [] : ['--length', String(length)]),
+        offset,
+        ...(length === undefined ? [] : ['--length', length]),
       ]),
     );
-    ranges.forEach(([what, offset, length], i) => {
+    ranges.forEach(([what, , , offset, length], i) => {
       const r = results[i]!;
       expect(r.code, `${what}: ${r.stderr}`).toBe(0);
-      const want = readRange(mainImg, offset, length ?? MAIN_SIZE - offset);
-      expect(r.out.length, what).toBe(want.length);
+      const want = readRange(mainImg, offset, length);
+      expect(want.length).toBe(length);
+      expect(r.out.length, what).toBe(length);
       expect(r.out.equals(want), what).toBe(true);
     });
   });
 
-  it('accepts K/M suffixes and a single-disk point without --disk', async () => {
-    const r = await repo.ok(['image', 'cat', MAIN_ID, '--offset', '512K', '--length', '1K']);
-    expect(r.out.equals(readRange(mainImg, BLOCK, 1024))).toBe(true);
-  });
-
   it('refuses ranges past the end, and a multi-disk point without --disk', async () => {
-    for (const [offset, length] of [
-      [MAIN_SIZE - 10, 11],
-      [MAIN_SIZE + 1, undefined],
-      [MAIN_SIZE + BLOCK, 1],
-    ] as Array<[number, number | undefined]>) {
-      const r = await repo.run([
-        'image',
-        'cat',
-        MAIN_ID,
-        '--offset',
-        String(offset),
-        ...(length === undefined ? [] : ['--length', String(length)]),
-      ]);
-      expect(r.code, `offset ${offset} length ${length}`).toBe(2);
+    const refused = await mapLimit(
+      [
+        [`${MAIN_SIZE - 10}`, '11'],
+        [`${MAIN_SIZE + 1}`, undefined],
+      ] as Array<[string, string | undefined]>,
+      2,
+      ([offset, length]) =>
+        repo.run(['image', 'cat', MAIN_ID, '--offset', offset, ...(length ? ['--length', length] : [])]),
+    );
+    for (const r of refused) {
+      expect(r.code, r.stderr).toBe(2);
       expect(r.stdout).toBe('');
       expectOneLineError(r.stderr);
     }
-    const multi = await repo.run(['image', 'cat', multiId, '--length', '10']);
+    const [multi, bad] = await Promise.all([
+      repo.run(['image', 'cat', multiId, '--length', '10']),
+      repo.run(['image', 'cat', MAIN_ID, '--offset', '-5']),
+    ]);
     expect(multi.code).toBe(2);
     expect(multi.stderr).toMatch(/--disk/);
-    const bad = await repo.run(['image', 'cat', MAIN_ID, '--offset', '-5']);
     expect(bad.code).toBe(2);
   });
 });

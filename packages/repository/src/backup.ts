@@ -303,7 +303,7 @@ async function runBatch(
   }
   const sealed = await ctx.pool.request<SealResult>(worker, { op: 'seal', job, blocks: toSeal });
   for (let i = 0; i < toSeal.length; i++) {
-    await ctx.writer.addSealed('data', sealIds[i]!, [sealed.sealed[i]!], CHUNK_SIZE);
+    await ctx.writer.addSealed('data', sealIds[i]!, sealed.sealed[i]!, CHUNK_SIZE);
     sealing.delete(sealIds[i]!.toString('latin1'));
   }
   ctx.stats.blocksRead += blocks.length;

@@ -26,8 +26,8 @@ export interface SealRequest {
 }
 export interface SealResult {
   job: number;
-  /** One sealed blob per requested block, in order. */
-  sealed: Uint8Array[];
+  /** One sealed blob per requested block, in order, each in parts (nonce, ciphertext..., tag). */
+  sealed: Uint8Array[][];
 }
 
 /** Decrypt blobs out of a run of pack bytes; write them at their block offsets into fd, or just verify them. */

@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { BLOCK_SIZE, type BlockEngine, type BlockRef } from '../core/blocks.js';
 import { AwsError } from '../core/errors.js';
 import type { StateStore, Table } from '../core/state.js';
-import { BlockStore, ZERO_HASH } from './cas.js';
-import { EMPTY, find, hashAt, type Layer, lowerBound, type SortedBlocks } from './layer.js';
+import { EMPTY, hashAt, type Layer, lowerBound, NO_DATA, positionOf, type SortedBlocks, ZERO_HASH } from './layer.js';
 import { LayerTree } from './layers.js';
 
 export const BLOCKS_PER_GIB = 1024 ** 3 / BLOCK_SIZE;
@@ -31,21 +30,19 @@ export interface ChangedEntry {
 }
 
 /**
- * The sandbox's BlockEngine: real bytes in a content-addressed block store, block maps in layers (see
- * layers.ts). Taking a snapshot freezes the volume's top layer and starts a new one: O(blocks written since the
- * last snapshot). Control records (volumes, snapshots, layers) live in the state journal; block maps in per-layer
- * append-only index files; block bytes in the store. Writes go bytes first, then index, then records, so a crash
- * leaves at worst unreferenced bytes, swept at the next start.
+ * The sandbox's BlockEngine: real bytes in per-layer data files, block maps in layers (see layers.ts). Taking a
+ * snapshot freezes the volume's top layer and starts a new one: O(blocks written since the last snapshot).
+ * Control records (volumes, snapshots, layers) live in the state journal; block maps in per-layer append-only
+ * index files. Writes go bytes first, then index, then records, so a crash leaves at worst unreferenced bytes
+ * and layers, removed at the next start.
  */
 export class LayeredBlockEngine implements BlockEngine {
-  private readonly store: BlockStore;
   private readonly tree: LayerTree;
   private readonly volumes: Table<VolumeRow>;
   private readonly snapshots: Table<SnapshotRow>;
 
   constructor(dataDir: string, state: StateStore) {
-    this.store = new BlockStore(join(dataDir, 'blocks'));
-    this.tree = new LayerTree(join(dataDir, 'layers'), state, this.store);
+    this.tree = new LayerTree(join(dataDir, 'layers'), state);
     this.volumes = state.table<VolumeRow>('blocks.volumes');
     this.snapshots = state.table<SnapshotRow>('blocks.snapshots');
     const mutable = new Set<string>();
@@ -67,7 +64,12 @@ export class LayeredBlockEngine implements BlockEngine {
     const snap = fromSnapshotId ? this.completedSnapshot(fromSnapshotId) : undefined;
     const top = this.tree.create(snap ? this.tree.get(snap.layer) : undefined);
     this.tree.ref(top);
-    this.volumes.put(volumeId, { id: volumeId, sizeGiB, top: top.id, lineage: snap?.lineage ?? newLineage() });
+    this.volumes.put(volumeId, {
+      id: volumeId,
+      sizeGiB,
+      top: top.id,
+      lineage: snap?.lineage ?? newLineage(),
+    });
   }
 
   deleteVolume(volumeId: string): void {
@@ -101,9 +103,7 @@ export class LayeredBlockEngine implements BlockEngine {
         merged.set(data.subarray(done, done + n), within);
         block = merged;
       }
-      const hash = createHash('sha256').update(block).digest();
-      this.store.put(hash, block);
-      this.replaced(top.set(index, hash), hash);
+      top.write(index, createHash('sha256').update(block).digest(), block);
       done += n;
     }
   }
@@ -158,13 +158,7 @@ export class LayeredBlockEngine implements BlockEngine {
     if (index < 0 || index >= s.sizeGiB * BLOCKS_PER_GIB) {
       throw new AwsError('InvalidParameterValue', `Block index ${index} is outside the volume`);
     }
-    const hash = Buffer.from(checksum, 'base64');
-    this.store.put(hash, data);
-    this.replaced(this.tree.get(s.layer).set(index, hash), hash);
-  }
-
-  private replaced(previous: Buffer | undefined, hash: Buffer): void {
-    if (previous && !previous.equals(hash)) this.tree.discard(previous);
+    this.tree.get(s.layer).write(index, Buffer.from(checksum, 'base64'), data);
   }
 
   /** Seals an EBS direct snapshot: its layer freezes and it becomes readable and a possible parent. */
@@ -226,7 +220,9 @@ export class LayeredBlockEngine implements BlockEngine {
     if (first && first.lineage !== second.lineage) return undefined;
     const b = this.viewOf(secondSnapshotId);
     const a = first ? this.viewOf(first.id) : EMPTY;
-    const written = first ? this.tree.written(this.tree.get(first.layer), this.tree.get(second.layer)) : b.indexes;
+    const written = first
+      ? this.tree.written(this.tree.get(first.layer), this.tree.get(second.layer))
+      : b.indexes;
     const entries: ChangedEntry[] = [];
     let i = lowerBound(a, start);
     let j = lowerBound(b, start);
@@ -246,25 +242,30 @@ export class LayeredBlockEngine implements BlockEngine {
       if (ib === index) j++;
     }
     const more = i < na || j < nb;
-    const next = more ? Math.min(a.indexes[i] ?? Number.POSITIVE_INFINITY, b.indexes[j] ?? Number.POSITIVE_INFINITY) : undefined;
+    const next = more
+      ? Math.min(a.indexes[i] ?? Number.POSITIVE_INFINITY, b.indexes[j] ?? Number.POSITIVE_INFINITY)
+      : undefined;
     return next === undefined ? { entries } : { entries, next };
   }
 
   readSnapshotBlock(snapshotId: string, index: number): { data: Buffer; checksum: string } {
     const data = Buffer.allocUnsafe(BLOCK_SIZE);
-    const hash = this.blockHash(snapshotId, index) ?? ZERO_HASH;
-    this.store.readInto(hash, data);
-    return { data, checksum: hash.toString('base64') };
+    return { data, checksum: this.readSnapshotBlockInto(snapshotId, index, data).toString('base64') };
   }
 
-  /** SHA-256 of a snapshot's block, undefined when never written. */
-  blockHash(snapshotId: string, index: number): Buffer | undefined {
-    return find(this.viewOf(snapshotId), index);
-  }
-
-  /** Reads a block by hash into a caller's buffer (the EBS service reuses pooled buffers). */
-  readBlockInto(hash: Uint8Array, into: Buffer): void {
-    this.store.readInto(hash, into);
+  /**
+   * Reads a snapshot's block into a caller's buffer (the EBS service reuses pooled buffers) and returns its
+   * SHA-256, as stored at write time: nothing is hashed again.
+   */
+  readSnapshotBlockInto(snapshotId: string, index: number, into: Buffer): Buffer {
+    const view = this.viewOf(snapshotId);
+    const pos = positionOf(view, index);
+    if (pos < 0) {
+      into.fill(0, 0, BLOCK_SIZE);
+      return ZERO_HASH;
+    }
+    this.tree.readInto(view.owners[pos] as number, view.slots[pos] as number, into);
+    return hashAt(view, pos);
   }
 
   /** The blocks put into this snapshot itself (not inherited from its parent), for CompleteSnapshot checks. */
@@ -288,9 +289,9 @@ export class LayeredBlockEngine implements BlockEngine {
     return this.volume(volumeId).sizeGiB;
   }
 
-  /** Removes block files that deleted snapshots and volumes no longer need. */
-  sweep(): void {
-    this.tree.sweep();
+  /** Closes the data files (the engine must not be used afterwards). */
+  close(): void {
+    this.tree.closeFiles();
   }
 
   private viewOf(snapshotId: string): SortedBlocks {
@@ -299,8 +300,14 @@ export class LayeredBlockEngine implements BlockEngine {
 
   private readLayerBlock(layer: Layer, index: number): Buffer {
     const out = Buffer.allocUnsafe(BLOCK_SIZE);
-    const hash = layer.get(index) ?? (layer.parent ? find(this.tree.view(layer.parent), index) : undefined);
-    this.store.readInto(hash ?? ZERO_HASH, out);
+    const own = layer.own(index);
+    if (own) {
+      this.tree.readInto(layer.num, own.slot, out);
+      return out;
+    }
+    const view = layer.parent ? this.tree.view(layer.parent) : EMPTY;
+    const pos = positionOf(view, index);
+    this.tree.readInto(pos < 0 ? 0 : (view.owners[pos] as number), pos < 0 ? NO_DATA : (view.slots[pos] as number), out);
     return out;
   }
 
@@ -337,7 +344,8 @@ export class LayeredBlockEngine implements BlockEngine {
   }
 
   private checkNewSnapshot(snapshotId: string): void {
-    if (this.snapshots.has(snapshotId)) throw new AwsError('InvalidSnapshot.Duplicate', `${snapshotId} exists`);
+    if (this.snapshots.has(snapshotId))
+      throw new AwsError('InvalidSnapshot.Duplicate', `${snapshotId} exists`);
   }
 }
 
@@ -366,6 +374,9 @@ function checkRange(offset: number, length: number, sizeGiB: number): void {
     throw new AwsError('InvalidParameterValue', 'Offset and length must be non-negative integers');
   }
   if (offset + length > size) {
-    throw new AwsError('InvalidParameterValue', `Range ${offset}+${length} is beyond the volume's ${size} bytes`);
+    throw new AwsError(
+      'InvalidParameterValue',
+      `Range ${offset}+${length} is beyond the volume's ${size} bytes`,
+    );
   }
 }

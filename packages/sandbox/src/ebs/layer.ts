@@ -1,16 +1,34 @@
-import { appendFileSync, existsSync, readFileSync, truncateSync, unlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, fstatSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import { BLOCK_SIZE } from '../core/blocks.js';
+import type { FdCache } from './files.js';
 
-/** One index record: block index (u32), index ^ MAGIC (u32, detects a torn or zeroed tail), SHA-256 (32). */
-const RECORD = 40;
+/** SHA-256 of an all-zero block: such blocks take no space in data files and read as zeros. */
+export const ZERO_HASH = createHash('sha256').update(Buffer.alloc(BLOCK_SIZE)).digest();
+/** The slot of a block with no bytes stored (all zeros). */
+export const NO_DATA = 0xffffffff;
+
+/** One index record: block index (u32), slot (u32), SHA-256 (32), index ^ slot ^ MAGIC (u32, detects a torn tail). */
+const RECORD = 44;
 const MAGIC = 0x4c42424b;
 
-/** Sorted block indexes with their SHA-256s side by side: 36 bytes per block. */
+/**
+ * Blocks in index order with, side by side, each block's SHA-256 (32 bytes) and where its bytes are: the layer
+ * that holds them (its number) and the slot in that layer's data file. 44 bytes per block.
+ */
 export interface SortedBlocks {
   readonly indexes: Uint32Array;
-  readonly hashes: Buffer; // 32 bytes per entry, same order
+  readonly hashes: Buffer;
+  readonly owners: Uint32Array;
+  readonly slots: Uint32Array;
 }
 
-export const EMPTY: SortedBlocks = { indexes: new Uint32Array(0), hashes: Buffer.alloc(0) };
+export const EMPTY: SortedBlocks = {
+  indexes: new Uint32Array(0),
+  hashes: Buffer.alloc(0),
+  owners: new Uint32Array(0),
+  slots: new Uint32Array(0),
+};
 
 /** First position whose index is >= `index`. */
 export function lowerBound(s: SortedBlocks, index: number): number {
@@ -28,39 +46,60 @@ export function hashAt(s: SortedBlocks, pos: number): Buffer {
   return s.hashes.subarray(pos * 32, pos * 32 + 32);
 }
 
-export function find(s: SortedBlocks, index: number): Buffer | undefined {
+/** The position of `index`, or -1 when the block was never written. */
+export function positionOf(s: SortedBlocks, index: number): number {
   const pos = lowerBound(s, index);
-  return s.indexes[pos] === index ? hashAt(s, pos) : undefined;
+  return s.indexes[pos] === index ? pos : -1;
+}
+
+interface Entry {
+  hash: Buffer;
+  slot: number;
 }
 
 /**
  * The blocks written into one layer: a volume's writes since its last snapshot, or the blocks put into an EBS
- * direct snapshot. Mutable layers append each write to `<id>.idx` (last record of an index wins); once frozen
- * (the snapshot is taken or completed) a layer never changes again, so a crash cannot corrupt a snapshot.
+ * direct snapshot. Bytes go to `<id>.dat` (appended, one 512 KiB slot per write), then a record to `<id>.idx`
+ * (the last record of an index wins), so an index record never points at bytes not yet written. Once frozen (the
+ * snapshot is taken or completed) a layer never changes again: a crash cannot corrupt a snapshot.
  */
 export class Layer {
-  private writes: Map<number, Buffer> | undefined = new Map();
+  private writes: Map<number, Entry> | undefined = new Map();
   private sorted: SortedBlocks = EMPTY;
+  private nextSlot = 0;
 
   constructor(
     readonly id: string,
+    readonly num: number,
     readonly parent: Layer | undefined,
-    private readonly file: string,
+    private readonly path: string, // without extension
+    private readonly fds: FdCache,
   ) {}
 
-  /** Replays the index file; a torn tail (crash mid-append) is cut off. */
+  get dataFile(): string {
+    return `${this.path}.dat`;
+  }
+
+  /** Replays the index; a torn tail (crash mid-append) is cut off. Bytes past the last record are skipped over. */
   load(): void {
-    if (!existsSync(this.file)) return;
-    const buf = readFileSync(this.file);
-    const writes = this.writes ?? new Map<number, Buffer>();
-    let good = 0;
-    for (let off = 0; off + RECORD <= buf.length; off += RECORD) {
-      const index = buf.readUInt32LE(off);
-      if ((buf.readUInt32LE(off + 4) ^ MAGIC) >>> 0 !== index) break;
-      writes.set(index, Buffer.from(buf.subarray(off + 8, off + RECORD)));
-      good = off + RECORD;
+    const idx = `${this.path}.idx`;
+    const writes = this.writes ?? new Map<number, Entry>();
+    let maxSlot = -1;
+    if (existsSync(idx)) {
+      const buf = readFileSync(idx);
+      let good = 0;
+      for (let off = 0; off + RECORD <= buf.length; off += RECORD) {
+        const index = buf.readUInt32LE(off);
+        const slot = buf.readUInt32LE(off + 4);
+        if ((index ^ slot ^ MAGIC) >>> 0 !== buf.readUInt32LE(off + 40)) break;
+        writes.set(index, { hash: Buffer.from(buf.subarray(off + 8, off + 40)), slot });
+        if (slot !== NO_DATA) maxSlot = Math.max(maxSlot, slot);
+        good = off + RECORD;
+      }
+      if (good !== buf.length) truncateSync(idx, good);
     }
-    if (good !== buf.length) truncateSync(this.file, good);
+    const size = existsSync(this.dataFile) ? fstatSync(this.fds.get(this.dataFile)).size : 0;
+    this.nextSlot = Math.max(maxSlot + 1, Math.ceil(size / BLOCK_SIZE));
     this.writes = writes;
   }
 
@@ -68,48 +107,56 @@ export class Layer {
     return this.writes !== undefined;
   }
 
-  get size(): number {
-    return this.writes ? this.writes.size : this.sorted.indexes.length;
-  }
-
-  get(index: number): Buffer | undefined {
-    return this.writes ? this.writes.get(index) : find(this.sorted, index);
-  }
-
-  /** Records a write; returns the hash it replaced in this layer, if any. */
-  set(index: number, hash: Uint8Array): Buffer | undefined {
+  /** Records a block (its verified SHA-256 given); returns the hash it replaced in this layer, if any. */
+  write(index: number, hash: Buffer, data: Uint8Array): Buffer | undefined {
     if (!this.writes) throw new Error(`layer ${this.id} is frozen`);
-    const previous = this.writes.get(index);
+    let slot = NO_DATA;
+    if (!ZERO_HASH.equals(hash)) {
+      slot = this.nextSlot++;
+      const fd = this.fds.get(this.dataFile);
+      let done = 0;
+      while (done < data.length) done += writeSync(fd, data, done, data.length - done, slot * BLOCK_SIZE + done);
+    }
     const rec = Buffer.allocUnsafe(RECORD);
     rec.writeUInt32LE(index, 0);
-    rec.writeUInt32LE((index ^ MAGIC) >>> 0, 4);
+    rec.writeUInt32LE(slot, 4);
     rec.set(hash.subarray(0, 32), 8);
-    appendFileSync(this.file, rec);
-    this.writes.set(index, rec.subarray(8));
+    rec.writeUInt32LE((index ^ slot ^ MAGIC) >>> 0, 40);
+    appendFileSync(`${this.path}.idx`, rec);
+    const previous = this.writes.get(index)?.hash;
+    this.writes.set(index, { hash: rec.subarray(8, 40), slot });
     return previous;
   }
 
   /** The layer's own blocks, ascending (computed on demand while mutable). */
   blocks(): SortedBlocks {
-    return this.writes ? sortMap(this.writes) : this.sorted;
+    return this.writes ? this.sortWrites(this.writes) : this.sorted;
   }
 
   freeze(): void {
     if (!this.writes) return;
-    this.sorted = sortMap(this.writes);
+    this.sorted = this.sortWrites(this.writes);
     this.writes = undefined;
   }
 
-  deleteFile(): void {
-    if (existsSync(this.file)) unlinkSync(this.file);
+  /** The hash and slot of a block written in this layer (not its parents). */
+  own(index: number): Entry | undefined {
+    if (this.writes) return this.writes.get(index);
+    const pos = positionOf(this.sorted, index);
+    return pos < 0 ? undefined : { hash: hashAt(this.sorted, pos), slot: this.sorted.slots[pos] as number };
   }
-}
 
-function sortMap(m: Map<number, Buffer>): SortedBlocks {
-  const indexes = Uint32Array.from(m.keys()).sort();
-  const hashes = Buffer.allocUnsafe(indexes.length * 32);
-  indexes.forEach((index, pos) => hashes.set(m.get(index) as Buffer, pos * 32));
-  return { indexes, hashes };
+  private sortWrites(m: Map<number, Entry>): SortedBlocks {
+    const indexes = Uint32Array.from(m.keys()).sort();
+    const hashes = Buffer.allocUnsafe(indexes.length * 32);
+    const slots = new Uint32Array(indexes.length);
+    indexes.forEach((index, pos) => {
+      const e = m.get(index) as Entry;
+      hashes.set(e.hash, pos * 32);
+      slots[pos] = e.slot;
+    });
+    return { indexes, hashes, owners: new Uint32Array(indexes.length).fill(this.num), slots };
+  }
 }
 
 /** Overlays `top` on `base`: the blocks of base, replaced or extended by those of top. Linear merge. */
@@ -118,25 +165,36 @@ export function overlay(base: SortedBlocks, top: SortedBlocks): SortedBlocks {
   const m = top.indexes.length;
   if (m === 0) return base;
   if (n === 0) return top;
-  const indexes = new Uint32Array(n + m);
-  const hashes = Buffer.allocUnsafe((n + m) * 32);
+  const out = {
+    indexes: new Uint32Array(n + m),
+    hashes: Buffer.allocUnsafe((n + m) * 32),
+    owners: new Uint32Array(n + m),
+    slots: new Uint32Array(n + m),
+  };
   let i = 0;
   let j = 0;
   let k = 0;
+  const take = (from: SortedBlocks, pos: number) => {
+    out.indexes[k] = from.indexes[pos] as number;
+    from.hashes.copy(out.hashes, k * 32, pos * 32, pos * 32 + 32);
+    out.owners[k] = from.owners[pos] as number;
+    out.slots[k] = from.slots[pos] as number;
+    k++;
+  };
   while (i < n || j < m) {
     const a = i < n ? (base.indexes[i] as number) : Number.POSITIVE_INFINITY;
     const b = j < m ? (top.indexes[j] as number) : Number.POSITIVE_INFINITY;
     if (b <= a) {
-      indexes[k] = b;
-      top.hashes.copy(hashes, k * 32, j * 32, j * 32 + 32);
-      j++;
+      take(top, j++);
       if (a === b) i++;
     } else {
-      indexes[k] = a;
-      base.hashes.copy(hashes, k * 32, i * 32, i * 32 + 32);
-      i++;
+      take(base, i++);
     }
-    k++;
   }
-  return { indexes: indexes.subarray(0, k), hashes: hashes.subarray(0, k * 32) };
+  return {
+    indexes: out.indexes.subarray(0, k),
+    hashes: out.hashes.subarray(0, k * 32),
+    owners: out.owners.subarray(0, k),
+    slots: out.slots.subarray(0, k),
+  };
 }

@@ -1,36 +1,38 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { BLOCK_SIZE } from '../core/blocks.js';
 import type { StateStore, Table } from '../core/state.js';
-import type { BlockStore } from './cas.js';
-import { EMPTY, Layer, overlay, type SortedBlocks } from './layer.js';
+import { FdCache } from './files.js';
+import { EMPTY, Layer, NO_DATA, overlay, type SortedBlocks } from './layer.js';
 
 interface LayerRow {
   id: string;
   parent?: string;
 }
 
-/** Views (whole snapshot contents) kept in memory, counted in blocks: 36 bytes each, so about 75 MB. */
+/** Views (whole snapshot contents) kept in memory, counted in blocks: 44 bytes each, so about 90 MB. */
 const MAX_CACHED_VIEW_BLOCKS = 2_000_000;
 
 /**
  * The tree of layers: each layer lies over its parent; a snapshot is a frozen layer and everything under it; a
  * volume is a mutable top layer over the snapshot it came from. Layers are reference-counted by the volumes,
- * snapshots and child layers that use them; a layer nobody uses is deleted and its blocks become candidates for
- * the block store's sweep. Flattened views of frozen layers are computed lazily and cached (they never change).
+ * snapshots and child layers that use them; a layer nobody uses is deleted with its files. Flattened views of
+ * frozen layers are computed lazily and cached (they never change).
  */
 export class LayerTree {
-  readonly layers = new Map<string, Layer>();
+  private readonly layers = new Map<string, Layer>();
+  private readonly byNum = new Map<number, Layer>();
   private readonly refs = new Map<string, number>();
   private readonly rows: Table<LayerRow>;
   private readonly views = new Map<string, SortedBlocks>(); // LRU by insertion order
+  private readonly fds = new FdCache();
   private viewBlocks = 0;
-  private deadHashes = new Set<string>();
+  private nextNum = 1;
 
   constructor(
     private readonly dir: string,
     state: StateStore,
-    private readonly store: BlockStore,
   ) {
     mkdirSync(dir, { recursive: true });
     this.rows = state.table<LayerRow>('blocks.layers');
@@ -42,30 +44,34 @@ export class LayerTree {
     if (existing) return existing;
     const parentRow = row.parent ? this.rows.get(row.parent) : undefined;
     const parent = parentRow ? this.loadRow(parentRow) : undefined;
-    const layer = new Layer(row.id, parent, join(this.dir, `${row.id}.idx`));
+    const layer = this.track(new Layer(row.id, this.nextNum++, parent, join(this.dir, row.id), this.fds));
     layer.load();
-    this.layers.set(row.id, layer);
     if (parent) this.refs.set(parent.id, (this.refs.get(parent.id) ?? 0) + 1);
     return layer;
   }
 
-  /** After loading: freeze the layers nobody writes to, drop the ones nobody uses, sweep orphan block files. */
+  private track(layer: Layer): Layer {
+    this.layers.set(layer.id, layer);
+    this.byNum.set(layer.num, layer);
+    return layer;
+  }
+
+  /** After loading: freeze the layers nobody writes to, drop the ones nobody uses, remove stray files. */
   settle(mutable: Set<string>, used: Map<string, number>): void {
     for (const [id, n] of used) this.refs.set(id, (this.refs.get(id) ?? 0) + n);
     for (const layer of this.layers.values()) if (!mutable.has(layer.id)) layer.freeze();
     for (const layer of [...this.layers.values()]) {
       if (this.layers.has(layer.id) && !this.refs.get(layer.id)) this.drop(layer);
     }
-    this.deadHashes.clear();
-    const live = this.liveHashes();
-    for (const hex of this.store.allHex()) if (!live.has(hex)) this.store.removeHex(hex);
+    for (const file of readdirSync(this.dir)) {
+      if (!this.layers.has(file.replace(/\.(idx|dat)$/, ''))) rmSync(join(this.dir, file), { force: true });
+    }
   }
 
   create(parent: Layer | undefined): Layer {
     const id = `L${randomBytes(8).toString('hex')}`;
     this.rows.put(id, parent ? { id, parent: parent.id } : { id });
-    const layer = new Layer(id, parent, join(this.dir, `${id}.idx`));
-    this.layers.set(id, layer);
+    const layer = this.track(new Layer(id, this.nextNum++, parent, join(this.dir, id), this.fds));
     if (parent) this.ref(parent);
     return layer;
   }
@@ -82,48 +88,41 @@ export class LayerTree {
 
   unref(layer: Layer): void {
     const n = (this.refs.get(layer.id) ?? 0) - 1;
-    if (n > 0) {
-      this.refs.set(layer.id, n);
-      return;
-    }
-    this.drop(layer);
-    if (this.deadHashes.size >= 4096) this.sweep();
+    if (n > 0) this.refs.set(layer.id, n);
+    else this.drop(layer);
   }
 
   private drop(layer: Layer): void {
     this.refs.delete(layer.id);
     this.layers.delete(layer.id);
+    this.byNum.delete(layer.num);
     this.forgetView(layer.id);
-    const own = layer.blocks();
-    for (let i = 0; i < own.indexes.length; i++) {
-      this.deadHashes.add(own.hashes.toString('hex', i * 32, i * 32 + 32));
-    }
     this.rows.delete(layer.id);
-    layer.deleteFile();
+    this.fds.close(layer.dataFile);
+    rmSync(layer.dataFile, { force: true });
+    rmSync(join(this.dir, `${layer.id}.idx`), { force: true });
     if (layer.parent && this.layers.has(layer.parent.id)) this.unref(layer.parent);
   }
 
-  /** A hash overwritten in a mutable layer may now be unused: check it at the next sweep. */
-  discard(hash: Buffer): void {
-    this.deadHashes.add(hash.toString('hex'));
-  }
-
-  /** Removes block files of dropped layers that no live layer shares. */
-  sweep(): void {
-    if (this.deadHashes.size === 0) return;
-    const dead = this.deadHashes;
-    this.deadHashes = new Set();
-    for (const hex of this.liveHashes()) dead.delete(hex);
-    for (const hex of dead) this.store.removeHex(hex);
-  }
-
-  private liveHashes(): Set<string> {
-    const live = new Set<string>();
-    for (const layer of this.layers.values()) {
-      const own = layer.blocks();
-      for (let i = 0; i < own.indexes.length; i++) live.add(own.hashes.toString('hex', i * 32, i * 32 + 32));
+  /** Reads a block's bytes from the layer that holds them (zeros for NO_DATA). */
+  readInto(owner: number, slot: number, into: Buffer): void {
+    if (slot === NO_DATA) {
+      into.fill(0, 0, BLOCK_SIZE);
+      return;
     }
-    return live;
+    const layer = this.byNum.get(owner);
+    if (!layer) throw new Error(`block layer #${owner} is gone`);
+    const fd = this.fds.get(layer.dataFile);
+    let done = 0;
+    while (done < BLOCK_SIZE) {
+      const n = readSync(fd, into, done, BLOCK_SIZE - done, slot * BLOCK_SIZE + done);
+      if (n === 0) throw new Error(`${layer.dataFile} ends inside slot ${slot}`);
+      done += n;
+    }
+  }
+
+  closeFiles(): void {
+    this.fds.closeAll();
   }
 
   /** Everything visible through `layer`: its blocks over its parent's view. */
@@ -137,16 +136,14 @@ export class LayerTree {
     }
     // Walk up to the nearest cached (or root) view, then overlay downwards: no recursion on long lineages.
     const path: Layer[] = [];
-    let cur: Layer | undefined = layer;
     let base: SortedBlocks = EMPTY;
-    while (cur) {
+    for (let cur: Layer | undefined = layer; cur; cur = cur.parent) {
       const cached = this.views.get(cur.id);
       if (cached) {
         base = cached;
         break;
       }
       path.push(cur);
-      cur = cur.parent;
     }
     for (let i = path.length - 1; i >= 0; i--) {
       const l = path[i] as Layer;

@@ -47,7 +47,13 @@ export class EbsQuotas {
   }
 
   /** Throws RequestThrottledException when the call is over a quota. */
-  check(operation: string, accountId: string, region: string, snapshotId: string | undefined, now: number): void {
+  check(
+    operation: string,
+    accountId: string,
+    region: string,
+    snapshotId: string | undefined,
+    now: number,
+  ): void {
     if (!this.settings.enabled) return;
     const account = this.settings.perAccount[operation];
     if (account !== undefined && !this.take(`a|${accountId}|${region}|${operation}`, account, now)) {

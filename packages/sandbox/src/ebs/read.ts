@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { BLOCK_SIZE } from '../core/blocks.js';
 import type { AwsRequest, SandboxContext } from '../core/service.js';
-import { ZERO_HASH } from './cas.js';
 import type { LayeredBlockEngine } from './engine.js';
 import { intParam, sendJson, validation } from './rest.js';
 import { readableSnapshot } from './snapshots.js';
@@ -22,7 +21,8 @@ export interface ReadDeps {
 /** MaxResults: below 100 counts as 100 (the model's minimum), above 10000 is refused. */
 function pageSize(req: AwsRequest): number {
   const n = intParam(req.query.get('maxResults'), 'MaxResults', DEFAULT_RESULTS);
-  if (n > MAX_RESULTS) throw validation('INVALID_PARAMETER_VALUE', `MaxResults must be at most ${MAX_RESULTS}.`);
+  if (n > MAX_RESULTS)
+    throw validation('INVALID_PARAMETER_VALUE', `MaxResults must be at most ${MAX_RESULTS}.`);
   return Math.max(n, MIN_RESULTS);
 }
 
@@ -31,7 +31,8 @@ function startIndex(req: AwsRequest, d: ReadDeps, scope: string, nowSec: number)
   const token = req.query.get('pageToken');
   if (token !== null) {
     const next = d.tokens.checkPageToken(token, scope, nowSec);
-    if (next === undefined) throw validation('INVALID_PAGE_TOKEN', 'The page token is not valid or has expired.');
+    if (next === undefined)
+      throw validation('INVALID_PAGE_TOKEN', 'The page token is not valid or has expired.');
     return next;
   }
   const start = intParam(req.query.get('startingBlockIndex'), 'StartingBlockIndex', 0);
@@ -39,7 +40,13 @@ function startIndex(req: AwsRequest, d: ReadDeps, scope: string, nowSec: number)
   return start;
 }
 
-export function listSnapshotBlocks(req: AwsRequest, res: ServerResponse, ctx: SandboxContext, d: ReadDeps, id: string) {
+export function listSnapshotBlocks(
+  req: AwsRequest,
+  res: ServerResponse,
+  ctx: SandboxContext,
+  d: ReadDeps,
+  id: string,
+) {
   const rec = readableSnapshot(ctx, req, id);
   const nowSec = Math.floor(ctx.now() / 1000);
   const scope = `ListSnapshotBlocks|${id}`;
@@ -56,7 +63,13 @@ export function listSnapshotBlocks(req: AwsRequest, res: ServerResponse, ctx: Sa
   });
 }
 
-export function listChangedBlocks(req: AwsRequest, res: ServerResponse, ctx: SandboxContext, d: ReadDeps, id: string) {
+export function listChangedBlocks(
+  req: AwsRequest,
+  res: ServerResponse,
+  ctx: SandboxContext,
+  d: ReadDeps,
+  id: string,
+) {
   const second = readableSnapshot(ctx, req, id);
   const firstId = req.query.get('firstSnapshotId') ?? undefined;
   if (firstId !== undefined) readableSnapshot(ctx, req, firstId);
@@ -65,7 +78,10 @@ export function listChangedBlocks(req: AwsRequest, res: ServerResponse, ctx: San
   const max = pageSize(req);
   const page = d.engine.changedPage(firstId, id, startIndex(req, d, scope, nowSec), max);
   if (!page) {
-    throw validation('UNRELATED_SNAPSHOTS', `The snapshots '${firstId}' and '${id}' are not of the same lineage.`);
+    throw validation(
+      'UNRELATED_SNAPSHOTS',
+      `The snapshots '${firstId}' and '${id}' are not of the same lineage.`,
+    );
   }
   const expiry = nowSec + BLOCK_TOKEN_SECONDS;
   sendJson(res, 200, {
@@ -102,10 +118,10 @@ export function getSnapshotBlock(
   if (verdict !== 'ok' || index >= rec.volumeSizeGiB * 2048) {
     throw validation('INVALID_BLOCK_TOKEN', `The block token is not valid for block ${index} of '${id}'.`);
   }
-  const hash = d.engine.blockHash(id, index) ?? ZERO_HASH;
   const buf = pool.pop() ?? Buffer.allocUnsafeSlow(BLOCK_SIZE);
+  let hash: Buffer;
   try {
-    d.engine.readBlockInto(hash, buf);
+    hash = d.engine.readSnapshotBlockInto(id, index, buf);
   } catch (e) {
     pool.push(buf);
     throw e;

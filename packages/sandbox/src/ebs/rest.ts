@@ -23,13 +23,18 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
 }
 
 /** An integer parameter (query, path or header), or `fallback` when absent; ValidationException when not one. */
-export function intParam(value: string | string[] | null | undefined, name: string, fallback?: number): number {
+export function intParam(
+  value: string | string[] | null | undefined,
+  name: string,
+  fallback?: number,
+): number {
   if (value === undefined || value === null) {
     if (fallback === undefined) throw validation('INVALID_PARAMETER_VALUE', `${name} is required.`);
     return fallback;
   }
   const text = Array.isArray(value) ? (value[0] ?? '') : value;
-  if (!/^-?\d+$/.test(text)) throw validation('INVALID_PARAMETER_VALUE', `${name} must be an integer, not '${text}'.`);
+  if (!/^-?\d+$/.test(text))
+    throw validation('INVALID_PARAMETER_VALUE', `${name} must be an integer, not '${text}'.`);
   return Number(text);
 }
 

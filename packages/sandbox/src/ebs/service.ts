@@ -16,7 +16,8 @@ interface Route {
 
 /** The EBS direct API's six operations, by method and path (restJson1, as in the AWS API model). */
 function route(method: string, path: string): Route | undefined {
-  if (path === '/snapshots' || path === '/snapshots/') return method === 'POST' ? { operation: 'StartSnapshot' } : undefined;
+  if (path === '/snapshots' || path === '/snapshots/')
+    return method === 'POST' ? { operation: 'StartSnapshot' } : undefined;
   const parts = path.split('/');
   if (parts[1] !== 'snapshots' || !parts[2]) return undefined;
   if (parts[2] === 'completion' && parts.length === 4 && method === 'POST') {
@@ -35,7 +36,11 @@ function route(method: string, path: string): Route | undefined {
 }
 
 /** The EBS direct API service ("ebs" in the SigV4 scope). */
-export function createEbsService(engine: LayeredBlockEngine, quotas: EbsQuotas, ctx: SandboxContext): Service {
+export function createEbsService(
+  engine: LayeredBlockEngine,
+  quotas: EbsQuotas,
+  ctx: SandboxContext,
+): Service {
   const tokens = new Tokens(ctx.state);
   const deps = { engine, tokens };
   const dispatch = (r: Route, req: AwsRequest, res: ServerResponse, c: SandboxContext) => {
@@ -61,7 +66,12 @@ export function createEbsService(engine: LayeredBlockEngine, quotas: EbsQuotas, 
     async handle(req, res, c) {
       try {
         const r = route(req.method, req.path);
-        if (!r) throw new AwsError('UnknownOperationException', `No EBS operation is ${req.method} ${req.path}`, 404);
+        if (!r)
+          throw new AwsError(
+            'UnknownOperationException',
+            `No EBS operation is ${req.method} ${req.path}`,
+            404,
+          );
         quotas.check(r.operation, req.principal.accountId, req.region, r.snapshotId, Date.now());
         dispatch(r, req, res, c);
       } catch (e) {

@@ -34,14 +34,21 @@ export function snapshotsTable(ctx: SandboxContext): Table<SnapshotRecord> {
  * The snapshot a request names, as its caller may see it: in the request's region, past its invisible window,
  * owned by the caller or shared with it (or, with `write`, owned).
  */
-export function findSnapshot(ctx: SandboxContext, req: AwsRequest, id: string, write = false): SnapshotRecord {
+export function findSnapshot(
+  ctx: SandboxContext,
+  req: AwsRequest,
+  id: string,
+  write = false,
+): SnapshotRecord {
   if (!SNAPSHOT_ID.test(id)) throw validation('INVALID_SNAPSHOT_ID', `'${id}' is not a valid snapshot id.`);
   const rec = snapshotsTable(ctx).get(id);
   if (!rec || rec.region !== req.region || invisible(rec, ctx.now())) throw notFound(id);
   const me = req.principal.accountId;
   if (rec.ownerId === me) return rec;
   if (!write && (rec.sharedWith.includes(me) || rec.sharedWith.includes('all'))) return rec;
-  throw accessDenied(`The account ${me} is not authorized to ${write ? 'write to' : 'read'} snapshot '${id}'.`);
+  throw accessDenied(
+    `The account ${me} is not authorized to ${write ? 'write to' : 'read'} snapshot '${id}'.`,
+  );
 }
 
 /** A snapshot to read blocks from: it must be completed. */
@@ -49,7 +56,10 @@ export function readableSnapshot(ctx: SandboxContext, req: AwsRequest, id: strin
   const rec = findSnapshot(ctx, req, id);
   const status = markTimeout(ctx, rec);
   if (status !== 'completed') {
-    throw validation('INVALID_SNAPSHOT_ID', `The snapshot '${id}' is ${status}: only completed snapshots can be read.`);
+    throw validation(
+      'INVALID_SNAPSHOT_ID',
+      `The snapshot '${id}' is ${status}: only completed snapshots can be read.`,
+    );
   }
   return rec;
 }

@@ -41,7 +41,11 @@ export function startSnapshotRecord(
     const previous = findByToken(ctx, req, p.clientToken);
     if (previous) {
       if (starts.get(previous.snapshotId)?.request !== request) {
-        throw new AwsError('ConflictException', 'The request uses the same client token as a previous, but non-identical request.', 409);
+        throw new AwsError(
+          'ConflictException',
+          'The request uses the same client token as a previous, but non-identical request.',
+          409,
+        );
       }
       return { record: previous, created: false };
     }
@@ -51,14 +55,19 @@ export function startSnapshotRecord(
     throw validation('INVALID_SNAPSHOT_ID', `The parent snapshot '${parent.snapshotId}' is not completed.`);
   }
   if (parent && p.volumeSize < parent.volumeSizeGiB) {
-    throw validation('INVALID_VOLUME_SIZE', `VolumeSize must be at least the parent's ${parent.volumeSizeGiB} GiB.`);
+    throw validation(
+      'INVALID_VOLUME_SIZE',
+      `VolumeSize must be at least the parent's ${parent.volumeSizeGiB} GiB.`,
+    );
   }
   const id = ctx.newId('snap');
   engine.startSnapshot(id, p.volumeSize, parent?.snapshotId);
   const now = ctx.now();
   const encrypted = parent ? parent.encrypted || p.kmsKeyArn !== undefined : p.encrypted;
   const kmsKeyId = encrypted
-    ? (p.kmsKeyArn ?? parent?.kmsKeyId ?? `arn:aws:kms:${req.region}:${req.principal.accountId}:alias/aws/ebs`)
+    ? (p.kmsKeyArn ??
+      parent?.kmsKeyId ??
+      `arn:aws:kms:${req.region}:${req.principal.accountId}:alias/aws/ebs`)
     : undefined;
   const record: SnapshotRecord = {
     snapshotId: id,
@@ -90,7 +99,11 @@ export function startSnapshotRecord(
 
 function findByToken(ctx: SandboxContext, req: AwsRequest, token: string): SnapshotRecord | undefined {
   for (const rec of snapshotsTable(ctx).values()) {
-    if (rec.direct?.clientToken === token && rec.ownerId === req.principal.accountId && rec.region === req.region) {
+    if (
+      rec.direct?.clientToken === token &&
+      rec.ownerId === req.principal.accountId &&
+      rec.region === req.region
+    ) {
       return rec;
     }
   }
@@ -111,10 +124,15 @@ interface Params {
 function validate(input: StartInput): Params {
   const bad = (m: string) => validation('INVALID_PARAMETER_VALUE', m);
   const { VolumeSize, ParentSnapshotId, Description, ClientToken, Encrypted, KmsKeyArn, Timeout } = input;
-  if (!Number.isInteger(VolumeSize) || (VolumeSize as number) < 1 || (VolumeSize as number) > MAX_VOLUME_GIB) {
+  if (
+    !Number.isInteger(VolumeSize) ||
+    (VolumeSize as number) < 1 ||
+    (VolumeSize as number) > MAX_VOLUME_GIB
+  ) {
     throw validation('INVALID_VOLUME_SIZE', `VolumeSize must be an integer from 1 to ${MAX_VOLUME_GIB} GiB.`);
   }
-  if (ParentSnapshotId !== undefined && typeof ParentSnapshotId !== 'string') throw bad('ParentSnapshotId must be a string.');
+  if (ParentSnapshotId !== undefined && typeof ParentSnapshotId !== 'string')
+    throw bad('ParentSnapshotId must be a string.');
   if (ParentSnapshotId !== undefined && Encrypted !== undefined) {
     throw bad('You cannot specify both ParentSnapshotId and Encrypted.');
   }
@@ -155,7 +173,8 @@ function validateTags(tags: unknown): Tag[] {
   if (!Array.isArray(tags)) throw bad('Tags must be a list.');
   if (tags.length > 50) throw bad('A snapshot can have at most 50 tags.');
   return tags.map((t: { Key?: unknown; Value?: unknown }) => {
-    if (typeof t?.Key !== 'string' || t.Key.length < 1 || t.Key.length > 127) throw bad('Tag keys are 1 to 127 characters.');
+    if (typeof t?.Key !== 'string' || t.Key.length < 1 || t.Key.length > 127)
+      throw bad('Tag keys are 1 to 127 characters.');
     if (t.Key.toLowerCase().startsWith('aws:')) throw bad(`Tag keys may not start with 'aws:' (${t.Key}).`);
     const value = t.Value ?? '';
     if (typeof value !== 'string' || value.length > 255) throw bad('Tag values are at most 255 characters.');

@@ -38,7 +38,12 @@ export class Tokens {
   }
 
   /** 'ok', 'expired' or 'invalid' (forged, or for another snapshot or block). */
-  checkBlockToken(token: string, snapshotId: string, index: number, nowSec: number): 'ok' | 'expired' | 'invalid' {
+  checkBlockToken(
+    token: string,
+    snapshotId: string,
+    index: number,
+    nowSec: number,
+  ): 'ok' | 'expired' | 'invalid' {
     const body = this.open(token);
     if (!body || body.length < 9 || body.readUInt8(0) !== BLOCK_KIND) return 'invalid';
     if (body.readUInt32BE(5) !== index || body.toString('latin1', 9) !== snapshotId) return 'invalid';
@@ -57,7 +62,7 @@ export class Tokens {
   /** The next block index, or undefined when the token is forged, expired or from another listing. */
   checkPageToken(token: string, scope: string, nowSec: number): number | undefined {
     const body = this.open(token);
-    if (!body || body.length !== 17 || body.readUInt8(0) !== PAGE_KIND) return undefined;
+    if (body?.length !== 17 || body.readUInt8(0) !== PAGE_KIND) return undefined;
     if (!body.subarray(9).equals(scopeHash(scope))) return undefined;
     if (body.readUInt32BE(1) < nowSec) return undefined;
     return body.readUInt32BE(5);

@@ -63,7 +63,8 @@ export function putSnapshotBlock(
   if (!checksum || !/^[A-Za-z0-9+/=]{1,64}$/.test(checksum)) {
     throw validation('INVALID_PARAMETER_VALUE', 'Checksum (x-amz-Checksum) is required and must be base64.');
   }
-  if (algorithm !== 'SHA256') throw validation('INVALID_PARAMETER_VALUE', 'ChecksumAlgorithm must be SHA256.');
+  if (algorithm !== 'SHA256')
+    throw validation('INVALID_PARAMETER_VALUE', 'ChecksumAlgorithm must be SHA256.');
   const progress = header(req.headers['x-amz-progress']);
   if (progress !== undefined) {
     const p = intParam(progress, 'Progress');
@@ -76,13 +77,19 @@ export function putSnapshotBlock(
     throw validation('INVALID_BLOCK', `Block index ${index} is outside the ${rec.volumeSizeGiB} GiB volume.`);
   }
   if (rec.direct?.status !== 'pending') {
-    throw validation('INVALID_PARAMETER_VALUE', `The snapshot '${id}' is completed: it takes no more blocks.`);
+    throw validation(
+      'INVALID_PARAMETER_VALUE',
+      `The snapshot '${id}' is completed: it takes no more blocks.`,
+    );
   }
   // The payload hash SigV4 already checked is the block's SHA-256: hash once, compare twice.
   const digest = req.bodySha256 ?? createHash('sha256').update(req.body).digest();
   const actual = digest.toString('base64');
   if (actual !== checksum) {
-    throw validation('INVALID_BLOCK', `The block's SHA-256 is ${actual}, not the ${checksum} given in x-amz-Checksum.`);
+    throw validation(
+      'INVALID_BLOCK',
+      `The block's SHA-256 is ${actual}, not the ${checksum} given in x-amz-Checksum.`,
+    );
   }
   d.engine.putSnapshotBlock(id, index, req.body, actual);
   extendTimeout(ctx, rec);
@@ -93,11 +100,16 @@ export function putSnapshotBlock(
 /** Timeout counts from the last block written: push the deadline on, journaling at most once a minute. */
 function extendTimeout(ctx: SandboxContext, rec: SnapshotRecord): void {
   const direct = rec.direct;
-  const minutes = ctx.state.table<{ timeoutMinutes: number }>('ebs.starts').get(rec.snapshotId)?.timeoutMinutes;
+  const minutes = ctx.state
+    .table<{ timeoutMinutes: number }>('ebs.starts')
+    .get(rec.snapshotId)?.timeoutMinutes;
   if (!direct || minutes === undefined) return;
   const next = ctx.now() + minutes * 60_000;
   if (next - Date.parse(direct.timeoutAt) < 60_000) return;
-  snapshotsTable(ctx).put(rec.snapshotId, { ...rec, direct: { ...direct, timeoutAt: new Date(next).toISOString() } });
+  snapshotsTable(ctx).put(rec.snapshotId, {
+    ...rec,
+    direct: { ...direct, timeoutAt: new Date(next).toISOString() },
+  });
 }
 
 export function completeSnapshot(
@@ -125,7 +137,11 @@ export function completeSnapshot(
   d.engine.completeSnapshot(id);
   const now = ctx.now();
   const completesAt = new Date(now + ctx.timing.snapshotSeconds * 1000).toISOString();
-  snapshotsTable(ctx).put(id, { ...rec, completesAt, direct: { ...(rec.direct as NonNullable<SnapshotRecord['direct']>), status: 'completed' } });
+  snapshotsTable(ctx).put(id, {
+    ...rec,
+    completesAt,
+    direct: { ...(rec.direct as NonNullable<SnapshotRecord['direct']>), status: 'completed' },
+  });
   sendJson(res, 202, { Status: ctx.timing.snapshotSeconds > 0 ? 'pending' : 'completed' });
 }
 
@@ -135,8 +151,10 @@ function checkAggregate(req: AwsRequest, ownHashes: Buffer): void {
   if (checksum === undefined) return;
   const algorithm = header(req.headers['x-amz-checksum-algorithm']);
   const method = header(req.headers['x-amz-checksum-aggregation-method']);
-  if (algorithm !== 'SHA256') throw validation('INVALID_PARAMETER_VALUE', 'ChecksumAlgorithm must be SHA256.');
-  if (method !== 'LINEAR') throw validation('INVALID_PARAMETER_VALUE', 'ChecksumAggregationMethod must be LINEAR.');
+  if (algorithm !== 'SHA256')
+    throw validation('INVALID_PARAMETER_VALUE', 'ChecksumAlgorithm must be SHA256.');
+  if (method !== 'LINEAR')
+    throw validation('INVALID_PARAMETER_VALUE', 'ChecksumAggregationMethod must be LINEAR.');
   const actual = createHash('sha256').update(ownHashes).digest('base64');
   if (actual !== checksum) {
     throw validation('INVALID_PARAMETER_VALUE', `The aggregate checksum is ${actual}, not ${checksum}.`);

@@ -112,7 +112,8 @@ export function encryptionOf(
     );
   }
   if (kmsKeyParam) return { encrypted: true, kmsKeyId: resolveKmsKey(c, kmsKeyParam) };
-  if (inherited?.encrypted) return { encrypted: true, kmsKeyId: inherited.kmsKeyId ?? resolveKmsKey(c, undefined) };
+  if (inherited?.encrypted)
+    return { encrypted: true, kmsKeyId: inherited.kmsKeyId ?? resolveKmsKey(c, undefined) };
   if (encryptedParam) return { encrypted: true, kmsKeyId: resolveKmsKey(c, undefined) };
   return { encrypted: false };
 }

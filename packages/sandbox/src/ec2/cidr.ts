@@ -20,7 +20,11 @@ export function size(c: Cidr): number {
 }
 
 export function contains(outer: Cidr, inner: Cidr): boolean {
-  return inner.bits >= outer.bits && inner.base >= outer.base && inner.base + size(inner) <= outer.base + size(outer);
+  return (
+    inner.bits >= outer.bits &&
+    inner.base >= outer.base &&
+    inner.base + size(inner) <= outer.base + size(outer)
+  );
 }
 
 export function overlaps(a: Cidr, b: Cidr): boolean {

@@ -57,7 +57,9 @@ export function applyFilters<T>(
   });
   return items.filter((r) =>
     compiled.every(({ get, patterns }) => {
-      const values = get(r).filter((v) => v !== undefined).map(String);
+      const values = get(r)
+        .filter((v) => v !== undefined)
+        .map(String);
       return values.some((v) => patterns.some((p) => p.test(v)));
     }),
   );

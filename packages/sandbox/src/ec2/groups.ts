@@ -21,7 +21,10 @@ function findGroupByName(c: Call, name: string, vpcId?: string): SecurityGroupRe
   const vpc = vpcId ?? defaultSubnet(c).vpcId;
   const g = mine(c, tables(c).groups).find((x) => x.groupName === name && x.vpcId === vpc);
   if (!g) {
-    throw new AwsError('InvalidGroup.NotFound', `The security group '${name}' does not exist in default VPC '${vpc}'`);
+    throw new AwsError(
+      'InvalidGroup.NotFound',
+      `The security group '${name}' does not exist in default VPC '${vpc}'`,
+    );
   }
   return g;
 }
@@ -54,10 +57,13 @@ export const createSecurityGroup: Handler = (c) => {
   const vpcId = c.p.str('VpcId') ?? defaultSubnet(c).vpcId;
   findVpc(c, vpcId);
   if (name.toLowerCase().startsWith('sg-')) {
-    throw new AwsError('InvalidParameterValue', "Group names may not be in the format sg-*.");
+    throw new AwsError('InvalidParameterValue', 'Group names may not be in the format sg-*.');
   }
   if (mine(c, tables(c).groups).some((g) => g.vpcId === vpcId && g.groupName === name)) {
-    throw new AwsError('InvalidGroup.Duplicate', `The security group '${name}' already exists for VPC '${vpcId}'`);
+    throw new AwsError(
+      'InvalidGroup.Duplicate',
+      `The security group '${name}' already exists for VPC '${vpcId}'`,
+    );
   }
   const tags = tagSpecs(c.p, ['security-group']).get('security-group') ?? [];
   const g: SecurityGroupRecord = {
@@ -92,7 +98,13 @@ export const describeSecurityGroups: Handler = (c) => {
     },
     (g) => g.tags,
   );
-  const page = paginate(filtered.sort(byId((g) => g.groupId)), c.p, (g) => g.groupId, { min: 5, max: 1000 }, 'GroupId');
+  const page = paginate(
+    filtered.sort(byId((g) => g.groupId)),
+    c.p,
+    (g) => g.groupId,
+    { min: 5, max: 1000 },
+    'GroupId',
+  );
   return { securityGroupInfo: page.items.map(groupXml), nextToken: page.nextToken };
 };
 
@@ -100,7 +112,10 @@ export const deleteSecurityGroup: Handler = (c) => {
   const id = c.p.str('GroupId');
   const g = id ? findGroup(c, id) : findGroupByName(c, c.p.req('GroupName'));
   if (g.groupName === 'default') {
-    throw new AwsError('CannotDelete', `the specified group: "${g.groupId}" name: "default" cannot be deleted by a user`);
+    throw new AwsError(
+      'CannotDelete',
+      `the specified group: "${g.groupId}" name: "default" cannot be deleted by a user`,
+    );
   }
   const used = [...tables(c).instances.values()].some(
     (i) => !i.finalized && i.securityGroups.some((s) => s.groupId === g.groupId),
@@ -115,8 +130,12 @@ function parsePermissions(c: Call, p: Params): IpPermission[] {
     ipProtocol: x.req('IpProtocol'),
     fromPort: x.int('FromPort'),
     toPort: x.int('ToPort'),
-    ipRanges: x.structs('IpRanges').map((r) => ({ cidrIp: r.req('CidrIp'), description: r.str('Description') })),
-    groups: x.structs('Groups').map((gr) => ({ groupId: gr.req('GroupId'), userId: gr.str('UserId') ?? c.accountId })),
+    ipRanges: x
+      .structs('IpRanges')
+      .map((r) => ({ cidrIp: r.req('CidrIp'), description: r.str('Description') })),
+    groups: x
+      .structs('Groups')
+      .map((gr) => ({ groupId: gr.req('GroupId'), userId: gr.str('UserId') ?? c.accountId })),
   }));
   // The older flat form: one rule from IpProtocol/FromPort/ToPort/CidrIp.
   const proto = p.str('IpProtocol');
@@ -130,7 +149,8 @@ function parsePermissions(c: Call, p: Params): IpPermission[] {
       groups: [],
     });
   }
-  if (perms.length === 0) throw new AwsError('MissingParameter', 'The request must contain the parameter ipPermissions');
+  if (perms.length === 0)
+    throw new AwsError('MissingParameter', 'The request must contain the parameter ipPermissions');
   return perms;
 }
 

@@ -100,23 +100,39 @@ export function parseBlockDevices(p: Params): ImageBlockDevice[] {
 export const registerImage: Handler = (c) => {
   const name = c.p.req('Name');
   if (!/^[a-zA-Z0-9().\-/_ ]{3,128}$/.test(name)) {
-    throw new AwsError('InvalidAMIName.Malformed', `AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/' and '_'`);
+    throw new AwsError(
+      'InvalidAMIName.Malformed',
+      `AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/' and '_'`,
+    );
   }
   const t = tables(c);
-  const dup = [...t.images.values()].find((i) => i.ownerId === c.accountId && i.region === c.region && i.name === name);
-  if (dup) throw new AwsError('InvalidAMIName.Duplicate', `AMI name ${name} is already in use by AMI ${dup.imageId}`);
+  const dup = [...t.images.values()].find(
+    (i) => i.ownerId === c.accountId && i.region === c.region && i.name === name,
+  );
+  if (dup)
+    throw new AwsError(
+      'InvalidAMIName.Duplicate',
+      `AMI name ${name} is already in use by AMI ${dup.imageId}`,
+    );
   const devices = parseBlockDevices(c.p);
-  if (devices.length === 0) throw new AwsError('MissingParameter', 'The request must contain the parameter BlockDeviceMapping');
+  if (devices.length === 0)
+    throw new AwsError('MissingParameter', 'The request must contain the parameter BlockDeviceMapping');
   const rootDeviceName = c.p.str('RootDeviceName') ?? '/dev/xvda';
   const root = devices.find((d) => d.deviceName === rootDeviceName);
   if (!root?.snapshotId) {
-    throw new AwsError('InvalidBlockDeviceMapping', `The root device name ${rootDeviceName} must be mapped to a snapshot`);
+    throw new AwsError(
+      'InvalidBlockDeviceMapping',
+      `The root device name ${rootDeviceName} must be mapped to a snapshot`,
+    );
   }
   for (const d of devices) {
     if (!d.snapshotId) continue;
     const s = findRestorableSnapshot(c, d.snapshotId, false);
     if (d.volumeSize !== undefined && d.volumeSize < s.volumeSizeGiB) {
-      throw new AwsError('InvalidBlockDeviceMapping', `Volume of size ${d.volumeSize}GB is smaller than snapshot '${s.snapshotId}', expect size >= ${s.volumeSizeGiB}GB`);
+      throw new AwsError(
+        'InvalidBlockDeviceMapping',
+        `Volume of size ${d.volumeSize}GB is smaller than snapshot '${s.snapshotId}', expect size >= ${s.volumeSizeGiB}GB`,
+      );
     }
     d.volumeSize ??= s.volumeSizeGiB;
     d.encrypted = s.encrypted;
@@ -172,7 +188,9 @@ export const describeImages: Handler = (c) => {
       (ids.length === 0 || ids.includes(img.imageId)) &&
       (owners.length === 0 || owners.includes(img.ownerId)) &&
       (executable.length === 0 ||
-        executable.some((e) => (e === 'all' ? img.isPublic : canLaunch({ ...img, isPublic: false }, accountOf(c, e))))),
+        executable.some((e) =>
+          e === 'all' ? img.isPublic : canLaunch({ ...img, isPublic: false }, accountOf(c, e)),
+        )),
   );
   const bd = (img: ImageRecord) => img.blockDevices;
   const filtered = applyFilters(
@@ -202,6 +220,12 @@ export const describeImages: Handler = (c) => {
     },
     (i) => i.tags,
   );
-  const page = paginate(filtered.sort(byId((i) => i.imageId)), c.p, (i) => i.imageId, { min: 5, max: 1000 }, 'ImageId');
+  const page = paginate(
+    filtered.sort(byId((i) => i.imageId)),
+    c.p,
+    (i) => i.imageId,
+    { min: 5, max: 1000 },
+    'ImageId',
+  );
   return { imagesSet: page.items.map((i) => imageXml(c, i)), nextToken: page.nextToken };
 };

@@ -34,11 +34,10 @@ export const createKeyPair: Handler = (c) => {
   checkUnique(c, name);
   const tags = tagSpecs(c.p, ['key-pair']).get('key-pair') ?? [];
   const type = c.p.str('KeyType') ?? 'rsa';
-  if (type !== 'rsa' && type !== 'ed25519') throw new AwsError('InvalidParameterValue', `Invalid value '${type}' for KeyType`);
+  if (type !== 'rsa' && type !== 'ed25519')
+    throw new AwsError('InvalidParameterValue', `Invalid value '${type}' for KeyType`);
   const pair =
-    type === 'rsa'
-      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-      : generateKeyPairSync('ed25519');
+    type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ed25519');
   const pem =
     type === 'rsa'
       ? (pair.privateKey.export({ type: 'pkcs1', format: 'pem' }) as string)
@@ -48,10 +47,18 @@ export const createKeyPair: Handler = (c) => {
   const fingerprint =
     type === 'rsa'
       ? colonHex(createHash('sha1').update(der).digest())
-      : createHash('sha256').update(pair.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+      : createHash('sha256')
+          .update(pair.publicKey.export({ type: 'spki', format: 'der' }))
+          .digest('base64');
   const publicKey = pair.publicKey.export({ type: 'spki', format: 'pem' }) as string;
   const rec = store(c, { keyName: name, keyType: type, fingerprint, publicKey, tags });
-  return { keyName: name, keyFingerprint: fingerprint, keyMaterial: pem, keyPairId: rec.keyPairId, tagSet: tagSet(tags) };
+  return {
+    keyName: name,
+    keyFingerprint: fingerprint,
+    keyMaterial: pem,
+    keyPairId: rec.keyPairId,
+    tagSet: tagSet(tags),
+  };
 };
 
 /** PublicKeyMaterial arrives base64 (a blob); inside it is an OpenSSH public key line. */
@@ -65,7 +72,9 @@ export const importKeyPair: Handler = (c) => {
   const type = m[1] === 'ssh-ed25519' ? 'ed25519' : 'rsa';
   const blob = Buffer.from(m[2]!, 'base64');
   const fingerprint =
-    type === 'rsa' ? colonHex(createHash('md5').update(blob).digest()) : createHash('sha256').update(blob).digest('base64');
+    type === 'rsa'
+      ? colonHex(createHash('md5').update(blob).digest())
+      : createHash('sha256').update(blob).digest('base64');
   const rec = store(c, { keyName: name, keyType: type, fingerprint, publicKey: material, tags });
   return { keyName: name, keyFingerprint: fingerprint, keyPairId: rec.keyPairId, tagSet: tagSet(tags) };
 };
@@ -118,7 +127,8 @@ export const describeKeyPairs: Handler = (c) => {
 export const deleteKeyPair: Handler = (c) => {
   const name = c.p.str('KeyName');
   const id = c.p.str('KeyPairId');
-  if (!name && !id) throw new AwsError('MissingParameter', 'The request must contain the parameter KeyName or KeyPairId');
+  if (!name && !id)
+    throw new AwsError('MissingParameter', 'The request must contain the parameter KeyName or KeyPairId');
   const k = mine(c, tables(c).keyPairs).find((x) => x.keyName === name || x.keyPairId === id);
   if (k) tables(c).keyPairs.delete(k.keyPairId);
   return { return: true, keyPairId: k?.keyPairId };

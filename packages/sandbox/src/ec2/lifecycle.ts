@@ -13,17 +13,32 @@ import type { InstanceRecord, VolumeModificationRecord } from './records.js';
 export const TERMINATED_VISIBLE_MS = 60 * 60 * 1000;
 
 const CODES: Record<string, number> = {
-  pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80,
+  pending: 0,
+  running: 16,
+  'shutting-down': 32,
+  terminated: 48,
+  stopping: 64,
+  stopped: 80,
 };
 
-export function instanceState(i: InstanceRecord, ctx: SandboxContext, now: number): { code: number; name: string } {
+export function instanceState(
+  i: InstanceRecord,
+  ctx: SandboxContext,
+  now: number,
+): { code: number; name: string } {
   const done = now >= Date.parse(i.changedAt) + ctx.timing.instanceSeconds * 1000;
   const name =
     i.target === 'running'
-      ? done ? 'running' : 'pending'
+      ? done
+        ? 'running'
+        : 'pending'
       : i.target === 'stopped'
-        ? done ? 'stopped' : 'stopping'
-        : done ? 'terminated' : 'shutting-down';
+        ? done
+          ? 'stopped'
+          : 'stopping'
+        : done
+          ? 'terminated'
+          : 'shutting-down';
   return { code: CODES[name]!, name };
 }
 
@@ -32,7 +47,11 @@ export function volumeStatus(v: VolumeRecord, now: number): string {
   return v.attachments.length > 0 ? 'in-use' : 'available';
 }
 
-export function attachmentStatus(a: VolumeRecord['attachments'][number], ctx: SandboxContext, now: number): string {
+export function attachmentStatus(
+  a: VolumeRecord['attachments'][number],
+  ctx: SandboxContext,
+  now: number,
+): string {
   if (a.state === 'attaching') {
     return now >= Date.parse(a.attachTime) + ctx.timing.volumeSeconds * 1000 ? 'attached' : 'attaching';
   }
@@ -54,7 +73,10 @@ export function snapshotStatus(s: SnapshotRecord, now: number): { state: string;
   return { state: 'pending', progress: `${pct}%` };
 }
 
-export function modificationState(m: VolumeModificationRecord, now: number): { state: string; progress: number } {
+export function modificationState(
+  m: VolumeModificationRecord,
+  now: number,
+): { state: string; progress: number } {
   if (now >= Date.parse(m.completesAt)) return { state: 'completed', progress: 100 };
   if (now >= Date.parse(m.optimizingAt)) {
     const a = Date.parse(m.optimizingAt);
@@ -71,7 +93,10 @@ export function settle(ctx: SandboxContext, now: number): void {
     if (Date.parse(timer.at) > now) continue;
     const v = t.volumes.get(timer.volumeId);
     if (v) {
-      t.volumes.put(v.volumeId, { ...v, attachments: v.attachments.filter((a) => a.instanceId !== timer.instanceId) });
+      t.volumes.put(v.volumeId, {
+        ...v,
+        attachments: v.attachments.filter((a) => a.instanceId !== timer.instanceId),
+      });
     }
     t.timers.delete(timer.id);
   }
@@ -93,7 +118,10 @@ function finalizeTermination(ctx: SandboxContext, i: InstanceRecord): void {
       ctx.blocks.deleteVolume(v.volumeId);
       t.volumes.delete(v.volumeId);
     } else {
-      t.volumes.put(v.volumeId, { ...v, attachments: v.attachments.filter((x) => x.instanceId !== i.instanceId) });
+      t.volumes.put(v.volumeId, {
+        ...v,
+        attachments: v.attachments.filter((x) => x.instanceId !== i.instanceId),
+      });
     }
   }
   t.instances.put(i.instanceId, { ...i, finalized: true, iamProfile: undefined });

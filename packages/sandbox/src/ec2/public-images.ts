@@ -1,9 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { SnapshotRecord } from '../core/model.js';
 import { buildRootFs, type OsKind } from '../seed/rootfs.js';
 import { forEachDataBlock } from '../seed/sparse.js';
+import { scratchDir } from '../seed/workdir.js';
 import { type Call, iso, tables } from './call.js';
 import type { ImageRecord } from './records.js';
 
@@ -29,22 +28,38 @@ export function ensurePublicImages(c: Call): void {
   const t = tables(c);
   const mark = `public-images:${c.region}`;
   if (t.marks.has(mark)) return;
-  const work = mkdtempSync(join(tmpdir(), 'lifeboat-ami-'));
-  try {
-    for (const def of PUBLIC) publicImage(c, def, work);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  for (const def of PUBLIC) publicImage(c, def);
   t.marks.put(mark, { id: mark, at: iso(c.now) });
 }
 
-function publicImage(c: Call, def: (typeof PUBLIC)[number], work: string): void {
+/**
+ * The data blocks of each root file system, built once per process: every region's images get the same bytes,
+ * and mkfs runs once rather than once per region (a few MiB kept in memory).
+ */
+const rootBlocks = new Map<OsKind, Array<[number, Buffer]>>();
+
+function rootFs(os: OsKind): Array<[number, Buffer]> {
+  let blocks = rootBlocks.get(os);
+  if (blocks) return blocks;
+  const work = scratchDir('lifeboat-ami-', 64 * 2 ** 20);
+  try {
+    const image = buildRootFs(os, work, ROOT_GIB * 2 ** 30);
+    const found: Array<[number, Buffer]> = [];
+    if (image) forEachDataBlock(image, 0, (offset, data) => found.push([offset, data]));
+    blocks = found;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  rootBlocks.set(os, blocks);
+  return blocks;
+}
+
+function publicImage(c: Call, def: (typeof PUBLIC)[number]): void {
   const t = tables(c);
   const volumeId = c.ctx.newId('vol');
   const snapshotId = c.ctx.newId('snap');
   c.ctx.blocks.createVolume(volumeId, ROOT_GIB);
-  const image = buildRootFs(def.os, work, ROOT_GIB * 2 ** 30);
-  if (image) forEachDataBlock(image, 0, (offset, data) => c.ctx.blocks.writeVolume(volumeId, offset, data));
+  for (const [offset, data] of rootFs(def.os)) c.ctx.blocks.writeVolume(volumeId, offset, data);
   c.ctx.blocks.createSnapshotFromVolume(snapshotId, volumeId);
   c.ctx.blocks.deleteVolume(volumeId);
   const created = iso(Date.parse('2024-06-24T00:00:00Z'));
@@ -78,7 +93,14 @@ function publicImage(c: Call, def: (typeof PUBLIC)[number], work: string): void 
     bootMode: 'uefi-preferred',
     platformDetails: 'Linux/UNIX',
     blockDevices: [
-      { deviceName: '/dev/xvda', snapshotId, volumeSize: ROOT_GIB, volumeType: 'gp3', deleteOnTermination: true, encrypted: false },
+      {
+        deviceName: '/dev/xvda',
+        snapshotId,
+        volumeSize: ROOT_GIB,
+        volumeType: 'gp3',
+        deleteOnTermination: true,
+        encrypted: false,
+      },
     ],
     isPublic: true,
     launchPermissions: [],

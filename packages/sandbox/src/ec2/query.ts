@@ -27,8 +27,10 @@ export class Params {
     const map = new Map<string, string>();
     const walk = (prefix: string, v: unknown): void => {
       if (v === undefined || v === null) return;
-      if (Array.isArray(v)) v.forEach((item, i) => walk(`${prefix}.${i + 1}`, item));
-      else if (typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(prefix ? `${prefix}.${k}` : k, x);
+      if (Array.isArray(v)) {
+        for (const [i, item] of v.entries()) walk(`${prefix}.${i + 1}`, item);
+      } else if (typeof v === 'object')
+        for (const [k, x] of Object.entries(v)) walk(prefix ? `${prefix}.${k}` : k, x);
       else map.set(prefix, String(v));
     };
     walk('', obj);
@@ -85,8 +87,8 @@ export class Params {
       const m = re.exec(k);
       if (!m) continue;
       const n = Number(m[1]);
-      let g = groups.get(n);
-      if (!g) groups.set(n, (g = new Map()));
+      const g = groups.get(n) ?? new Map<string, string>();
+      groups.set(n, g);
       g.set(m[2]!, v);
     }
     return [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([, g]) => new Params(g));

@@ -4,14 +4,27 @@ import type { Call, Handler } from './call.js';
 import { applyFilters } from './filters.js';
 
 const DIRECTIONS: Record<string, string> = {
-  north: 'n', south: 's', east: 'e', west: 'w', central: 'c',
-  northeast: 'ne', southeast: 'se', northwest: 'nw', southwest: 'sw',
+  north: 'n',
+  south: 's',
+  east: 'e',
+  west: 'w',
+  central: 'c',
+  northeast: 'ne',
+  southeast: 'se',
+  northwest: 'nw',
+  southwest: 'sw',
 };
 
 /** AWS's zone ids (use1-az1): the region abbreviated, then the zone's number. */
 export function zoneId(region: string, zone: string, zones: string[]): string {
   const parts = region.split('-');
-  const abbrev = parts[0]! + parts.slice(1, -1).map((p) => DIRECTIONS[p] ?? p[0]).join('') + parts[parts.length - 1];
+  const abbrev =
+    parts[0]! +
+    parts
+      .slice(1, -1)
+      .map((p) => DIRECTIONS[p] ?? p[0])
+      .join('') +
+    parts[parts.length - 1];
   return `${abbrev}-az${zones.indexOf(zone) + 1}`;
 }
 
@@ -23,18 +36,24 @@ export function regionOf(c: Call): RegionInfo {
 
 /** A zone of the request's region; AWS answers InvalidZone.NotFound for others. */
 export function checkZone(c: Call, zone: string): string {
-  if (!regionOf(c).zones.includes(zone)) throw new AwsError('InvalidZone.NotFound', `The zone '${zone}' does not exist.`);
+  if (!regionOf(c).zones.includes(zone))
+    throw new AwsError('InvalidZone.NotFound', `The zone '${zone}' does not exist.`);
   return zone;
 }
 
 export const describeRegions: Handler = (c) => {
   const names = c.p.list('RegionName');
   for (const n of names) {
-    if (!c.ctx.regions.some((r) => r.name === n)) throw new AwsError('InvalidParameterValue', `Invalid region: ${n}`);
+    if (!c.ctx.regions.some((r) => r.name === n))
+      throw new AwsError('InvalidParameterValue', `Invalid region: ${n}`);
   }
   const rows = c.ctx.regions
     .filter((r) => names.length === 0 || names.includes(r.name))
-    .map((r) => ({ regionName: r.name, regionEndpoint: `ec2.${r.name}.amazonaws.com`, optInStatus: 'opt-in-not-required' }));
+    .map((r) => ({
+      regionName: r.name,
+      regionEndpoint: `ec2.${r.name}.amazonaws.com`,
+      optInStatus: 'opt-in-not-required',
+    }));
   const filtered = applyFilters(rows, c.p.filters(), {
     'region-name': (r) => r.regionName,
     endpoint: (r) => r.regionEndpoint,
@@ -59,7 +78,8 @@ export const describeAvailabilityZones: Handler = (c) => {
     zoneType: 'availability-zone',
   }));
   for (const n of names) {
-    if (!rows.some((r) => r.zoneName === n)) throw new AwsError('InvalidParameterValue', `Invalid availability zone: [${n}]`);
+    if (!rows.some((r) => r.zoneName === n))
+      throw new AwsError('InvalidParameterValue', `Invalid availability zone: [${n}]`);
   }
   const selected = rows.filter(
     (r) => (names.length === 0 && ids.length === 0) || names.includes(r.zoneName) || ids.includes(r.zoneId),

@@ -13,10 +13,16 @@ function notFound(id: string): AwsError {
 }
 
 /** A snapshot of the request's region the caller may restore; completed when asked (volumes need whole data). */
-export function findRestorableSnapshot(c: Call, id: string, completed: boolean, region = c.region): SnapshotRecord {
+export function findRestorableSnapshot(
+  c: Call,
+  id: string,
+  completed: boolean,
+  region = c.region,
+): SnapshotRecord {
   checkId('snap', id, 'InvalidSnapshotID.Malformed');
   const s = tables(c).snapshots.get(id);
-  if (!s || s.region !== region || !snapshotVisible(s, c.now) || !canRestore(s, c.accountId)) throw notFound(id);
+  if (!s || s.region !== region || !snapshotVisible(s, c.now) || !canRestore(s, c.accountId))
+    throw notFound(id);
   if (completed) {
     const st = snapshotStatus(s, c.now).state;
     if (st !== 'completed') throw new AwsError('IncorrectState', `Snapshot is in invalid state - ${st}`);

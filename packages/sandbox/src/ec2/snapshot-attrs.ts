@@ -6,7 +6,10 @@ import { findOwnSnapshot } from './snapshot-access.js';
 function checkAttribute(c: Call): string {
   const attr = c.p.req('Attribute');
   if (attr !== 'createVolumePermission' && attr !== 'productCodes') {
-    throw new AwsError('InvalidParameterValue', `Value (${attr}) for parameter attribute is invalid. Unknown attribute.`);
+    throw new AwsError(
+      'InvalidParameterValue',
+      `Value (${attr}) for parameter attribute is invalid. Unknown attribute.`,
+    );
   }
   return attr;
 }
@@ -29,7 +32,8 @@ function permissionChange(c: Call): PermissionChange {
   const legacy = [...c.p.list('UserId'), ...c.p.list('UserGroup')];
   if (op === 'add') change.add.push(...legacy);
   else if (op === 'remove') change.remove.push(...legacy);
-  else if (op !== undefined) throw new AwsError('InvalidParameterValue', `Value (${op}) for parameter operationType is invalid.`);
+  else if (op !== undefined)
+    throw new AwsError('InvalidParameterValue', `Value (${op}) for parameter operationType is invalid.`);
   if (change.add.length === 0 && change.remove.length === 0) {
     throw new AwsError('MissingParameter', 'The request must contain the parameter createVolumePermission');
   }
@@ -42,7 +46,7 @@ function permissionChange(c: Call): PermissionChange {
 }
 
 /** AWS refuses to make encrypted snapshots public, or to share those under the AWS-managed key at all. */
-function checkShareable(c: Call, s: SnapshotRecord, add: string[]): void {
+function checkShareable(s: SnapshotRecord, add: string[]): void {
   if (!s.encrypted || add.length === 0) return;
   if (add.includes('all')) {
     throw new AwsError('OperationNotPermitted', 'Encrypted snapshots with EBS default key cannot be shared');
@@ -50,7 +54,6 @@ function checkShareable(c: Call, s: SnapshotRecord, add: string[]): void {
   if (s.kmsKeyId === defaultEbsKey(s.ownerId, s.region)) {
     throw new AwsError('OperationNotPermitted', 'Encrypted snapshots with EBS default key cannot be shared');
   }
-  void c;
 }
 
 export const modifySnapshotAttribute: Handler = (c) => {
@@ -60,7 +63,7 @@ export const modifySnapshotAttribute: Handler = (c) => {
     throw new AwsError('InvalidParameterValue', `Value (${attr}) for parameter attribute is invalid.`);
   }
   const change = permissionChange(c);
-  checkShareable(c, s, change.add);
+  checkShareable(s, change.add);
   const shared = s.sharedWith.filter((x) => !change.remove.includes(x));
   for (const x of change.add) if (!shared.includes(x)) shared.push(x);
   tables(c).snapshots.put(s.snapshotId, { ...s, sharedWith: shared });

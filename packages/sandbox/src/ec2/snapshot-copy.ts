@@ -32,7 +32,9 @@ export const copySnapshot: Handler = (c) => {
   // A key of the source's region or account cannot protect the copy: without KmsKeyId the copy takes the
   // source's key only when it stays in the same region and account, the caller's default EBS key otherwise.
   const sameHome = sourceRegion === c.region && src.ownerId === c.accountId;
-  const inherited = src.encrypted ? { encrypted: true, kmsKeyId: sameHome ? src.kmsKeyId : undefined } : undefined;
+  const inherited = src.encrypted
+    ? { encrypted: true, kmsKeyId: sameHome ? src.kmsKeyId : undefined }
+    : undefined;
   const enc = encryptionOf(c, c.p.bool('Encrypted'), c.p.str('KmsKeyId'), inherited);
   const tags = tagSpecs(c.p, ['snapshot']).get('snapshot') ?? [];
   const snapshotId = c.ctx.newId('snap');

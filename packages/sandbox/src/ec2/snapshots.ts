@@ -69,14 +69,21 @@ export const createSnapshot: Handler = (c) => {
 export const createSnapshots: Handler = (c) => {
   const spec = c.p.sub('InstanceSpecification');
   const instanceId = spec?.str('InstanceId');
-  if (!spec || !instanceId) throw new AwsError('MissingParameter', 'The request must contain the parameter InstanceSpecification.InstanceId');
+  if (!spec || !instanceId)
+    throw new AwsError(
+      'MissingParameter',
+      'The request must contain the parameter InstanceSpecification.InstanceId',
+    );
   const i = tables(c).instances.get(instanceId);
   if (!i || i.ownerId !== c.accountId || i.region !== c.region || i.finalized) {
     throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
   }
   const copyFrom = c.p.str('CopyTagsFromSource');
   if (copyFrom !== undefined && copyFrom !== 'volume') {
-    throw new AwsError('InvalidParameterValue', `Value (${copyFrom}) for parameter CopyTagsFromSource is invalid.`);
+    throw new AwsError(
+      'InvalidParameterValue',
+      `Value (${copyFrom}) for parameter CopyTagsFromSource is invalid.`,
+    );
   }
   const excluded = spec.list('ExcludeDataVolumeId');
   const excludeBoot = spec.bool('ExcludeBootVolume') ?? false;
@@ -88,8 +95,11 @@ export const createSnapshots: Handler = (c) => {
     });
   for (const id of excluded) {
     const v = tables(c).volumes.get(id);
-    if (!v || !v.attachments.some((a) => a.instanceId === instanceId && a.device !== i.rootDeviceName)) {
-      throw new AwsError('InvalidParameterValue', `The volume ${id} is not a data volume attached to instance ${instanceId}`);
+    if (!v?.attachments.some((a) => a.instanceId === instanceId && a.device !== i.rootDeviceName)) {
+      throw new AwsError(
+        'InvalidParameterValue',
+        `The volume ${id} is not a data volume attached to instance ${instanceId}`,
+      );
     }
   }
   if (volumes.length === 0) {
@@ -97,7 +107,9 @@ export const createSnapshots: Handler = (c) => {
   }
   const extra = tagSpecs(c.p, ['snapshot']).get('snapshot') ?? [];
   const description = c.p.str('Description') ?? '';
-  const taken = volumes.map((v) => snapshotVolume(c, v, description, copyFrom ? mergeTags(v.tags, extra) : extra));
+  const taken = volumes.map((v) =>
+    snapshotVolume(c, v, description, copyFrom ? mergeTags(v.tags, extra) : extra),
+  );
   return {
     snapshotSet: taken.map((s) => {
       const x = snapshotXml(c, s);
@@ -167,7 +179,10 @@ export const deleteSnapshot: Handler = (c) => {
     (img) => img.region === s.region && img.blockDevices.some((b) => b.snapshotId === s.snapshotId),
   );
   if (image) {
-    throw new AwsError('InvalidSnapshot.InUse', `The snapshot ${s.snapshotId} is currently in use by ${image.imageId}`);
+    throw new AwsError(
+      'InvalidSnapshot.InUse',
+      `The snapshot ${s.snapshotId} is currently in use by ${image.imageId}`,
+    );
   }
   c.ctx.blocks.deleteSnapshot(s.snapshotId);
   tables(c).snapshots.delete(s.snapshotId);

@@ -55,7 +55,10 @@ export function tagSpecs(p: Params, allowed: string[]): Map<string, Tag[]> {
   for (const spec of p.structs('TagSpecification')) {
     const type = spec.req('ResourceType');
     if (!allowed.includes(type)) {
-      throw new AwsError('InvalidParameterValue', `'${type}' is not a valid taggable resource type for this operation.`);
+      throw new AwsError(
+        'InvalidParameterValue',
+        `'${type}' is not a valid taggable resource type for this operation.`,
+      );
     }
     const tags = mergeTags(out.get(type) ?? [], parseTags(spec.structs('Tag')));
     validateTags(tags);
@@ -72,18 +75,67 @@ interface Taggable {
   notFound: (id: string) => AwsError;
 }
 
-const nf = (code: string, what: string) => (id: string) => new AwsError(code, `The ${what} '${id}' does not exist`);
+const nf = (code: string, what: string) => (id: string) =>
+  new AwsError(code, `The ${what} '${id}' does not exist`);
 
 /** Every resource type that carries tags, by id prefix. */
 const TAGGABLE: Taggable[] = [
-  { prefix: 'i', idKey: 'instanceId', type: 'instance', table: (c) => tables(c).instances, notFound: nf('InvalidInstanceID.NotFound', 'instance ID') },
-  { prefix: 'vol', idKey: 'volumeId', type: 'volume', table: (c) => tables(c).volumes as unknown as Table<Owned>, notFound: nf('InvalidVolume.NotFound', 'volume') },
-  { prefix: 'snap', idKey: 'snapshotId', type: 'snapshot', table: (c) => tables(c).snapshots as unknown as Table<Owned>, notFound: nf('InvalidSnapshot.NotFound', 'snapshot') },
-  { prefix: 'ami', idKey: 'imageId', type: 'image', table: (c) => tables(c).images, notFound: nf('InvalidAMIID.NotFound', 'image id') },
-  { prefix: 'vpc', idKey: 'vpcId', type: 'vpc', table: (c) => tables(c).vpcs, notFound: nf('InvalidVpcID.NotFound', 'vpc ID') },
-  { prefix: 'subnet', idKey: 'subnetId', type: 'subnet', table: (c) => tables(c).subnets, notFound: nf('InvalidSubnetID.NotFound', 'subnet ID') },
-  { prefix: 'sg', idKey: 'groupId', type: 'security-group', table: (c) => tables(c).groups, notFound: nf('InvalidGroup.NotFound', 'security group') },
-  { prefix: 'key', idKey: 'keyPairId', type: 'key-pair', table: (c) => tables(c).keyPairs, notFound: nf('InvalidKeyPair.NotFound', 'key pair') },
+  {
+    prefix: 'i',
+    idKey: 'instanceId',
+    type: 'instance',
+    table: (c) => tables(c).instances,
+    notFound: nf('InvalidInstanceID.NotFound', 'instance ID'),
+  },
+  {
+    prefix: 'vol',
+    idKey: 'volumeId',
+    type: 'volume',
+    table: (c) => tables(c).volumes as unknown as Table<Owned>,
+    notFound: nf('InvalidVolume.NotFound', 'volume'),
+  },
+  {
+    prefix: 'snap',
+    idKey: 'snapshotId',
+    type: 'snapshot',
+    table: (c) => tables(c).snapshots as unknown as Table<Owned>,
+    notFound: nf('InvalidSnapshot.NotFound', 'snapshot'),
+  },
+  {
+    prefix: 'ami',
+    idKey: 'imageId',
+    type: 'image',
+    table: (c) => tables(c).images,
+    notFound: nf('InvalidAMIID.NotFound', 'image id'),
+  },
+  {
+    prefix: 'vpc',
+    idKey: 'vpcId',
+    type: 'vpc',
+    table: (c) => tables(c).vpcs,
+    notFound: nf('InvalidVpcID.NotFound', 'vpc ID'),
+  },
+  {
+    prefix: 'subnet',
+    idKey: 'subnetId',
+    type: 'subnet',
+    table: (c) => tables(c).subnets,
+    notFound: nf('InvalidSubnetID.NotFound', 'subnet ID'),
+  },
+  {
+    prefix: 'sg',
+    idKey: 'groupId',
+    type: 'security-group',
+    table: (c) => tables(c).groups,
+    notFound: nf('InvalidGroup.NotFound', 'security group'),
+  },
+  {
+    prefix: 'key',
+    idKey: 'keyPairId',
+    type: 'key-pair',
+    table: (c) => tables(c).keyPairs,
+    notFound: nf('InvalidKeyPair.NotFound', 'key pair'),
+  },
 ];
 
 function taggableOf(id: string): Taggable {
@@ -107,7 +159,8 @@ function changeTags(c: Call, ids: string[], change: (tags: Tag[]) => Tag[]): voi
 
 export const createTags: Handler = (c) => {
   const ids = c.p.list('ResourceId');
-  if (ids.length === 0) throw new AwsError('MissingParameter', 'The request must contain the parameter resourceIdSet');
+  if (ids.length === 0)
+    throw new AwsError('MissingParameter', 'The request must contain the parameter resourceIdSet');
   const add = parseTags(c.p.structs('Tag'));
   validateTags(add);
   changeTags(c, ids, (tags) => mergeTags(tags, add));
@@ -116,13 +169,16 @@ export const createTags: Handler = (c) => {
 
 export const deleteTags: Handler = (c) => {
   const ids = c.p.list('ResourceId');
-  if (ids.length === 0) throw new AwsError('MissingParameter', 'The request must contain the parameter resourceIdSet');
+  if (ids.length === 0)
+    throw new AwsError('MissingParameter', 'The request must contain the parameter resourceIdSet');
   // A tag given without a value removes the key whatever its value; with a value, only when it matches.
   const remove = c.p.structs('Tag').map((t) => ({ key: t.req('Key'), value: t.str('Value') }));
   changeTags(c, ids, (tags) =>
     remove.length === 0
       ? []
-      : tags.filter((t) => !remove.some((r) => r.key === t.Key && (r.value === undefined || r.value === t.Value))),
+      : tags.filter(
+          (t) => !remove.some((r) => r.key === t.Key && (r.value === undefined || r.value === t.Value)),
+        ),
   );
   return { return: true };
 };
@@ -140,7 +196,8 @@ export const describeTags: Handler = (c) => {
     for (const rec of t.table(c).values()) {
       if (rec.ownerId !== c.accountId || rec.region !== c.region) continue;
       const id = String((rec as unknown as Record<string, unknown>)[t.idKey]);
-      for (const tag of rec.tags) rows.push({ resourceId: id, resourceType: t.type, key: tag.Key, value: tag.Value });
+      for (const tag of rec.tags)
+        rows.push({ resourceId: id, resourceType: t.type, key: tag.Key, value: tag.Value });
     }
   }
   const filtered = applyFilters(rows, c.p.filters(), {

@@ -10,7 +10,13 @@ import { tagSet, tagSpecs } from './tags.js';
 
 /** Size limits (GiB) per volume type, as AWS documents them. */
 const SIZE_LIMITS: Record<string, [number, number]> = {
-  standard: [1, 1024], gp2: [1, 16384], gp3: [1, 16384], io1: [4, 16384], io2: [4, 65536], st1: [125, 16384], sc1: [125, 16384],
+  standard: [1, 1024],
+  gp2: [1, 16384],
+  gp3: [1, 16384],
+  io1: [4, 16384],
+  io2: [4, 65536],
+  st1: [125, 16384],
+  sc1: [125, 16384],
 };
 
 export interface VolumeSpec {
@@ -27,34 +33,52 @@ export interface VolumeSpec {
 }
 
 /** Checks a volume's type, size and performance settings and fills in AWS's defaults. */
-function performance(spec: VolumeSpec, size: number): Pick<VolumeRecord, 'volumeType' | 'iops' | 'throughput'> {
+function performance(
+  spec: VolumeSpec,
+  size: number,
+): Pick<VolumeRecord, 'volumeType' | 'iops' | 'throughput'> {
   const type = spec.volumeType ?? 'gp2';
   const limits = SIZE_LIMITS[type];
   if (!limits) throw new AwsError('InvalidParameterValue', `Invalid value '${type}' for volumeType`);
-  if (size > limits[1]) throw new AwsError('InvalidParameterValue', `Volume of ${size}GiB is too large; maximum is ${limits[1]}GiB.`);
-  if (size < limits[0]) throw new AwsError('InvalidParameterValue', `Volume of ${size}GiB is too small; minimum is ${limits[0]}GiB.`);
+  if (size > limits[1])
+    throw new AwsError(
+      'InvalidParameterValue',
+      `Volume of ${size}GiB is too large; maximum is ${limits[1]}GiB.`,
+    );
+  if (size < limits[0])
+    throw new AwsError(
+      'InvalidParameterValue',
+      `Volume of ${size}GiB is too small; minimum is ${limits[0]}GiB.`,
+    );
   if (type === 'io1' || type === 'io2') {
     if (spec.iops === undefined) {
-      throw new AwsError('InvalidParameterCombination', `The parameter iops must be specified for ${type} volumes.`);
+      throw new AwsError(
+        'InvalidParameterCombination',
+        `The parameter iops must be specified for ${type} volumes.`,
+      );
     }
     return { volumeType: type, iops: spec.iops };
   }
   if (type === 'gp3') {
     const iops = spec.iops ?? 3000;
-    if (iops < 3000 || iops > 16000) throw new AwsError('InvalidParameterValue', `Invalid iops value ${iops} for gp3 volume`);
+    if (iops < 3000 || iops > 16000)
+      throw new AwsError('InvalidParameterValue', `Invalid iops value ${iops} for gp3 volume`);
     return { volumeType: type, iops, throughput: spec.throughput ?? 125 };
   }
   if (spec.iops !== undefined) {
-    throw new AwsError('InvalidParameterCombination', `The parameter iops is not supported for ${type} volumes.`);
+    throw new AwsError(
+      'InvalidParameterCombination',
+      `The parameter iops is not supported for ${type} volumes.`,
+    );
   }
   return { volumeType: type, iops: type === 'gp2' ? Math.min(16000, Math.max(100, 3 * size)) : undefined };
 }
 
-/**
- * Creates a volume record and its block content: empty, or the bytes of a snapshot the caller may restore.
- * Shared by CreateVolume and RunInstances (whose block device mappings make volumes too).
- */
-export function newVolume(c: Call, spec: VolumeSpec, attachments: VolumeRecord['attachments'] = []): VolumeRecord {
+/** A volume spec checked and completed with AWS's defaults, ready to create. */
+export type ResolvedVolume = Omit<VolumeRecord, 'volumeId' | 'createTime' | 'availableAt' | 'attachments'>;
+
+/** Checks everything about a volume before anything is created, so that a refused call leaves nothing behind. */
+export function resolveVolume(c: Call, spec: VolumeSpec): ResolvedVolume {
   const snap = spec.snapshot;
   const size = spec.sizeGiB ?? snap?.volumeSizeGiB;
   if (size === undefined) {
@@ -66,23 +90,35 @@ export function newVolume(c: Call, spec: VolumeSpec, attachments: VolumeRecord['
       `Volume of ${size}GiB is smaller than snapshot '${snap.snapshotId}', expect size >= ${snap.volumeSizeGiB}GiB`,
     );
   }
-  const perf = performance(spec, size);
-  const enc = encryptionOf(c, spec.encrypted, spec.kmsKeyId, snap);
-  const v: VolumeRecord = {
-    volumeId: c.ctx.newId('vol'),
+  return {
     ownerId: c.accountId,
     region: c.region,
     availabilityZone: spec.zone,
     sizeGiB: size,
-    ...perf,
-    ...enc,
+    ...performance(spec, size),
+    ...encryptionOf(c, spec.encrypted, spec.kmsKeyId, snap),
     snapshotId: snap?.snapshotId,
+    tags: spec.tags,
+  };
+}
+
+/**
+ * Creates a volume record and its block content: empty, or the bytes of the snapshot. Shared by CreateVolume
+ * and RunInstances (whose block device mappings make volumes too).
+ */
+export function createResolvedVolume(
+  c: Call,
+  r: ResolvedVolume,
+  attachments: VolumeRecord['attachments'] = [],
+): VolumeRecord {
+  const v: VolumeRecord = {
+    ...r,
+    volumeId: c.ctx.newId('vol'),
     createTime: iso(c.now),
     availableAt: attachments.length ? iso(c.now) : later(c, c.ctx.timing.volumeSeconds),
     attachments,
-    tags: spec.tags,
   };
-  c.ctx.blocks.createVolume(v.volumeId, size, snap?.snapshotId);
+  c.ctx.blocks.createVolume(v.volumeId, v.sizeGiB, v.snapshotId);
   tables(c).volumes.put(v.volumeId, v);
   return v;
 }
@@ -130,17 +166,20 @@ export const createVolume: Handler = (c) => {
   const zone = checkZone(c, c.p.req('AvailabilityZone'));
   const tags = tagSpecs(c.p, ['volume']).get('volume') ?? [];
   const snapshotId = c.p.str('SnapshotId');
-  const v = newVolume(c, {
-    zone,
-    sizeGiB: c.p.int('Size'),
-    volumeType: c.p.str('VolumeType'),
-    iops: c.p.int('Iops'),
-    throughput: c.p.int('Throughput'),
-    encrypted: c.p.bool('Encrypted'),
-    kmsKeyId: c.p.str('KmsKeyId'),
-    snapshot: snapshotId ? findRestorableSnapshot(c, snapshotId, true) : undefined,
-    tags,
-  });
+  const v = createResolvedVolume(
+    c,
+    resolveVolume(c, {
+      zone,
+      sizeGiB: c.p.int('Size'),
+      volumeType: c.p.str('VolumeType'),
+      iops: c.p.int('Iops'),
+      throughput: c.p.int('Throughput'),
+      encrypted: c.p.bool('Encrypted'),
+      kmsKeyId: c.p.str('KmsKeyId'),
+      snapshot: snapshotId ? findRestorableSnapshot(c, snapshotId, true) : undefined,
+      tags,
+    }),
+  );
   return volumeXml(c, v);
 };
 
@@ -169,7 +208,13 @@ export const describeVolumes: Handler = (c) => {
     },
     (v) => v.tags,
   );
-  const page = paginate(filtered.sort(byId((v) => v.volumeId)), c.p, (v) => v.volumeId, { min: 5, max: 500 }, 'VolumeId');
+  const page = paginate(
+    filtered.sort(byId((v) => v.volumeId)),
+    c.p,
+    (v) => v.volumeId,
+    { min: 5, max: 500 },
+    'VolumeId',
+  );
   return { volumeSet: page.items.map((v) => volumeXml(c, v)), nextToken: page.nextToken };
 };
 
@@ -192,7 +237,8 @@ export const attachVolume: Handler = (c) => {
     throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
   }
   const status = volumeStatus(v, c.now);
-  if (status === 'in-use') throw new AwsError('VolumeInUse', `${v.volumeId} is already attached to an instance`);
+  if (status === 'in-use')
+    throw new AwsError('VolumeInUse', `${v.volumeId} is already attached to an instance`);
   if (status !== 'available') throw new AwsError('IncorrectState', `${v.volumeId} is not 'available'.`);
   const state = instanceState(i, c.ctx, c.now).name;
   if (state !== 'running' && state !== 'stopped') {
@@ -213,7 +259,13 @@ export const attachVolume: Handler = (c) => {
       `Invalid value '${device}' for unixDevice. Attachment point ${device} is already in use`,
     );
   }
-  const a = { instanceId, device, attachTime: iso(c.now), deleteOnTermination: false, state: 'attaching' as const };
+  const a = {
+    instanceId,
+    device,
+    attachTime: iso(c.now),
+    deleteOnTermination: false,
+    state: 'attaching' as const,
+  };
   const updated = { ...v, attachments: [a] };
   tables(c).volumes.put(v.volumeId, updated);
   return attachmentXml(c, updated, a);
@@ -222,15 +274,25 @@ export const attachVolume: Handler = (c) => {
 export const detachVolume: Handler = (c) => {
   const v = findVolume(c, c.p.req('VolumeId'));
   const a = v.attachments[0];
-  if (!a) throw new AwsError('IncorrectState', `Volume '${v.volumeId}' is in the '${volumeStatus(v, c.now)}' state.`);
+  if (!a)
+    throw new AwsError(
+      'IncorrectState',
+      `Volume '${v.volumeId}' is in the '${volumeStatus(v, c.now)}' state.`,
+    );
   const instanceId = c.p.str('InstanceId');
   if (instanceId && instanceId !== a.instanceId) {
-    throw new AwsError('InvalidAttachment.NotFound', `Volume '${v.volumeId}' is not attached to instance '${instanceId}'`);
+    throw new AwsError(
+      'InvalidAttachment.NotFound',
+      `Volume '${v.volumeId}' is not attached to instance '${instanceId}'`,
+    );
   }
   const i = tables(c).instances.get(a.instanceId);
   // The root volume of a running instance cannot go, forced or not.
   if (i && a.device === i.rootDeviceName && instanceState(i, c.ctx, c.now).name !== 'stopped') {
-    throw new AwsError('IncorrectState', `Unable to detach root volume '${v.volumeId}' from instance '${a.instanceId}'`);
+    throw new AwsError(
+      'IncorrectState',
+      `Unable to detach root volume '${v.volumeId}' from instance '${a.instanceId}'`,
+    );
   }
   if (a.state === 'detaching') return attachmentXml(c, v, a);
   const detaching = { ...a, state: 'detaching' as const };
@@ -249,18 +311,40 @@ export const detachVolume: Handler = (c) => {
 
 export const modifyVolume: Handler = (c) => {
   const v = findVolume(c, c.p.req('VolumeId'));
-  if (volumeStatus(v, c.now) === 'creating') throw new AwsError('IncorrectState', `Volume '${v.volumeId}' is in the 'creating' state.`);
+  if (volumeStatus(v, c.now) === 'creating')
+    throw new AwsError('IncorrectState', `Volume '${v.volumeId}' is in the 'creating' state.`);
   const prev = tables(c).modifications.get(v.volumeId);
   if (prev && modificationState(prev, c.now).state === 'modifying') {
-    throw new AwsError('IncorrectModificationState', `Cannot modify volume ${v.volumeId} while it is in modifying state`);
+    throw new AwsError(
+      'IncorrectModificationState',
+      `Cannot modify volume ${v.volumeId} while it is in modifying state`,
+    );
   }
   const size = c.p.int('Size') ?? v.sizeGiB;
-  if (size < v.sizeGiB) throw new AwsError('InvalidParameterValue', 'New size cannot be smaller than existing size');
+  if (size < v.sizeGiB)
+    throw new AwsError('InvalidParameterValue', 'New size cannot be smaller than existing size');
   const type = c.p.str('VolumeType') ?? v.volumeType;
   const iops = c.p.int('Iops') ?? (type === v.volumeType ? (type === 'gp2' ? undefined : v.iops) : undefined);
-  const perf = performance({ zone: v.availabilityZone, volumeType: type, iops, throughput: c.p.int('Throughput') ?? v.throughput, tags: [] }, size);
-  if (size === v.sizeGiB && perf.volumeType === v.volumeType && perf.iops === v.iops && perf.throughput === v.throughput) {
-    throw new AwsError('InvalidParameterCombination', 'New size, type, iops or throughput must differ from the current ones');
+  const perf = performance(
+    {
+      zone: v.availabilityZone,
+      volumeType: type,
+      iops,
+      throughput: c.p.int('Throughput') ?? v.throughput,
+      tags: [],
+    },
+    size,
+  );
+  if (
+    size === v.sizeGiB &&
+    perf.volumeType === v.volumeType &&
+    perf.iops === v.iops &&
+    perf.throughput === v.throughput
+  ) {
+    throw new AwsError(
+      'InvalidParameterCombination',
+      'New size, type, iops or throughput must differ from the current ones',
+    );
   }
   if (size > v.sizeGiB) c.ctx.blocks.resizeVolume(v.volumeId, size);
   tables(c).volumes.put(v.volumeId, { ...v, sizeGiB: size, ...perf });
@@ -306,7 +390,10 @@ export const describeVolumesModifications: Handler = (c) => {
   const all = mine(c, tables(c).modifications);
   for (const id of ids) {
     if (!all.some((m) => m.volumeId === id)) {
-      throw new AwsError('InvalidVolumeModification.NotFound', `Modification for volume '${id}' does not exist.`);
+      throw new AwsError(
+        'InvalidVolumeModification.NotFound',
+        `Modification for volume '${id}' does not exist.`,
+      );
     }
   }
   const rows = all.filter((m) => ids.length === 0 || ids.includes(m.volumeId));

@@ -94,7 +94,9 @@ export function findSubnet(c: Call, subnetId: string): SubnetRecord {
 }
 
 export function defaultSubnet(c: Call, zone?: string): SubnetRecord {
-  const subnets = mine(c, tables(c).subnets).filter((s) => s.defaultForAz && (!zone || s.availabilityZone === zone));
+  const subnets = mine(c, tables(c).subnets).filter(
+    (s) => s.defaultForAz && (!zone || s.availabilityZone === zone),
+  );
   const first = subnets.sort(byId((s) => s.availabilityZone))[0];
   if (!first) throw new AwsError('VPCIdNotSpecified', 'No default VPC for this user');
   return first;
@@ -105,7 +107,10 @@ export function allocateIp(c: Call, subnet: SubnetRecord): string {
   const cidr = parseCidr(subnet.cidrBlock)!;
   const n = subnet.allocated + 4;
   if (n >= size(cidr) - 1) {
-    throw new AwsError('InsufficientFreeAddressesInSubnet', `There are not enough free addresses in subnet '${subnet.subnetId}' to satisfy the requested number of instances.`);
+    throw new AwsError(
+      'InsufficientFreeAddressesInSubnet',
+      `There are not enough free addresses in subnet '${subnet.subnetId}' to satisfy the requested number of instances.`,
+    );
   }
   tables(c).subnets.put(subnet.subnetId, { ...subnet, allocated: subnet.allocated + 1 });
   const a = cidr.base + n;
@@ -175,7 +180,13 @@ export const describeVpcs: Handler = (c) => {
     },
     (v) => v.tags,
   );
-  const page = paginate(filtered.sort(byId((v) => v.vpcId)), c.p, (v) => v.vpcId, { min: 5, max: 1000 }, 'VpcId');
+  const page = paginate(
+    filtered.sort(byId((v) => v.vpcId)),
+    c.p,
+    (v) => v.vpcId,
+    { min: 5, max: 1000 },
+    'VpcId',
+  );
   return { vpcSet: page.items.map(vpcXml), nextToken: page.nextToken };
 };
 
@@ -186,7 +197,10 @@ export const deleteVpc: Handler = (c) => {
     [...t.subnets.values()].some((s) => s.vpcId === vpc.vpcId) ||
     [...t.groups.values()].some((g) => g.vpcId === vpc.vpcId && g.groupName !== 'default');
   if (inUse) {
-    throw new AwsError('DependencyViolation', `The vpc '${vpc.vpcId}' has dependencies and cannot be deleted.`);
+    throw new AwsError(
+      'DependencyViolation',
+      `The vpc '${vpc.vpcId}' has dependencies and cannot be deleted.`,
+    );
   }
   for (const g of [...t.groups.values()]) if (g.vpcId === vpc.vpcId) t.groups.delete(g.groupId);
   t.vpcs.delete(vpc.vpcId);
@@ -206,7 +220,8 @@ export const createSubnet: Handler = (c) => {
   }
   const zones = regionOf(c).zones;
   const zoneById = c.p.str('AvailabilityZoneId');
-  const zone = c.p.str('AvailabilityZone') ?? zones.find((z) => zoneId(c.region, z, zones) === zoneById) ?? zones[0]!;
+  const zone =
+    c.p.str('AvailabilityZone') ?? zones.find((z) => zoneId(c.region, z, zones) === zoneById) ?? zones[0]!;
   checkZone(c, zone);
   const tags = tagSpecs(c.p, ['subnet']).get('subnet') ?? [];
   return { subnet: subnetXml(putSubnet(c, vpc, zone, cidrText, false, tags)) };
@@ -234,7 +249,13 @@ export const describeSubnets: Handler = (c) => {
     },
     (s) => s.tags,
   );
-  const page = paginate(filtered.sort(byId((s) => s.subnetId)), c.p, (s) => s.subnetId, { min: 5, max: 1000 }, 'SubnetId');
+  const page = paginate(
+    filtered.sort(byId((s) => s.subnetId)),
+    c.p,
+    (s) => s.subnetId,
+    { min: 5, max: 1000 },
+    'SubnetId',
+  );
   return { subnetSet: page.items.map(subnetXml), nextToken: page.nextToken };
 };
 
@@ -243,7 +264,10 @@ export const deleteSubnet: Handler = (c) => {
   const t = tables(c);
   const used = [...t.instances.values()].some((i) => i.subnetId === subnet.subnetId && !i.finalized);
   if (used) {
-    throw new AwsError('DependencyViolation', `The subnet '${subnet.subnetId}' has dependencies and cannot be deleted.`);
+    throw new AwsError(
+      'DependencyViolation',
+      `The subnet '${subnet.subnetId}' has dependencies and cannot be deleted.`,
+    );
   }
   t.subnets.delete(subnet.subnetId);
   return { return: true };

@@ -19,7 +19,11 @@ export function rootFiles(os: OsKind): FileSpec[] {
   return [
     { path: 'etc/os-release', kind: 'literal', content: OS_RELEASE[os] },
     { path: 'etc/hostname', kind: 'literal', content: 'localhost\n' },
-    { path: 'etc/fstab', kind: 'literal', content: `LABEL=root / ${os === 'al2023' ? 'xfs' : 'ext4'} defaults 0 1\n` },
+    {
+      path: 'etc/fstab',
+      kind: 'literal',
+      content: `LABEL=root / ${os === 'al2023' ? 'xfs' : 'ext4'} defaults 0 1\n`,
+    },
     {
       path: 'etc/passwd',
       kind: 'literal',
@@ -40,7 +44,10 @@ export function buildRootFs(os: OsKind, workDir: string, bytes: number): string 
   const tree = join(workDir, `${os}-tree`);
   writeTree(tree, `public:${os}`, rootFiles(os));
   const image = join(workDir, `${os}.img`);
-  const o = { label: 'root', uuid: os === 'al2023' ? '5a6e7d1c-0b3f-4b59-9b1e-2f0c8a7d3e11' : 'c0ffee00-d3b1-4a2e-8f00-12b0a3c4d5e6' };
+  const o = {
+    label: 'root',
+    uuid: os === 'al2023' ? '5a6e7d1c-0b3f-4b59-9b1e-2f0c8a7d3e11' : 'c0ffee00-d3b1-4a2e-8f00-12b0a3c4d5e6',
+  };
   if (os === 'al2023' && hasTool('mkfs.xfs')) makeXfs(image, bytes, tree, o, workDir);
   else if (hasTool('mkfs.ext4')) makeExt4(image, bytes, tree, o);
   else return undefined;

@@ -36,7 +36,11 @@ export function dataRanges(path: string): Range[] {
  * Calls write(offset, bytes) for every non-zero block-aligned chunk of a sparse file, at `base` + its offset in
  * the file. Chunks are BLOCK_SIZE long (the last may be shorter) and aligned on the destination's blocks.
  */
-export function forEachDataBlock(path: string, base: number, write: (offset: number, data: Buffer) => void): number {
+export function forEachDataBlock(
+  path: string,
+  base: number,
+  write: (offset: number, data: Buffer) => void,
+): number {
   const fd = openSync(path, 'r');
   const size = fstatSync(fd).size;
   const buf = Buffer.alloc(BLOCK_SIZE);

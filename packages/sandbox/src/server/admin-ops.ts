@@ -19,6 +19,8 @@ export interface NewVolume {
   sizeGiB: number;
   volumeType?: string;
   tags?: Tag[];
+  /** Create the volume with this snapshot's content (the caller's own, completed). */
+  snapshotId?: string;
 }
 
 export interface ImportVolume extends Omit<NewVolume, 'sizeGiB'> {
@@ -39,11 +41,15 @@ export class AdminOps {
     private readonly quotaSet: EbsQuotas,
   ) {}
 
-  /** A new, empty, available volume (as EC2 CreateVolume would make it, without the wait). */
+  /** A new available volume, empty or from a snapshot (as EC2 CreateVolume would make it, without the wait). */
   createVolume(v: NewVolume): VolumeRecord {
     this.checkPlacement(v);
-    if (!Number.isInteger(v.sizeGiB) || v.sizeGiB < 1 || v.sizeGiB > 65536) {
-      throw new AwsError('InvalidParameterValue', 'sizeGiB must be an integer from 1 to 65536');
+    const snap = v.snapshotId ? this.ctx.state.table<SnapshotRecord>('snapshots').get(v.snapshotId) : undefined;
+    if (v.snapshotId && (!snap || snap.ownerId !== v.accountId || snap.region !== v.region)) {
+      throw new AwsError('InvalidSnapshot.NotFound', `The snapshot '${v.snapshotId}' does not exist.`, 404);
+    }
+    if (!Number.isInteger(v.sizeGiB) || v.sizeGiB < (snap?.volumeSizeGiB ?? 1) || v.sizeGiB > 65536) {
+      throw new AwsError('InvalidParameterValue', 'sizeGiB must be an integer from 1 (or the snapshot size) to 65536');
     }
     const volumeId = this.ctx.newId('vol');
     const now = new Date(this.ctx.now()).toISOString();
@@ -56,13 +62,15 @@ export class AdminOps {
       volumeType: v.volumeType ?? 'gp3',
       iops: 3000,
       throughput: 125,
-      encrypted: false,
+      encrypted: snap?.encrypted ?? false,
+      ...(snap?.kmsKeyId ? { kmsKeyId: snap.kmsKeyId } : {}),
       createTime: now,
       availableAt: now,
+      ...(snap ? { snapshotId: snap.snapshotId } : {}),
       attachments: [],
       tags: v.tags ?? [],
     };
-    this.engine.createVolume(volumeId, v.sizeGiB);
+    this.engine.createVolume(volumeId, v.sizeGiB, snap?.snapshotId);
     this.ctx.state.table<VolumeRecord>('volumes').put(volumeId, rec);
     return rec;
   }
@@ -73,7 +81,8 @@ export class AdminOps {
     try {
       const bytes = fstatSync(fd).size;
       const sizeGiB = v.sizeGiB ?? Math.max(1, Math.ceil(bytes / GiB));
-      if (bytes > sizeGiB * GiB) throw new AwsError('InvalidParameterValue', `${v.path} is larger than ${sizeGiB} GiB`);
+      if (bytes > sizeGiB * GiB)
+        throw new AwsError('InvalidParameterValue', `${v.path} is larger than ${sizeGiB} GiB`);
       const rec = this.createVolume({ ...v, sizeGiB });
       return { ...rec, blocksWritten: this.copyIn(fd, bytes, rec.volumeId) };
     } finally {
@@ -190,12 +199,15 @@ export class AdminOps {
     }
     const region = this.ctx.regions.find((r) => r.name === v.region);
     if (!region) throw new AwsError('InvalidParameterValue', `Unknown region ${v.region}`);
-    if (!region.zones.includes(v.az)) throw new AwsError('InvalidParameterValue', `${v.az} is not a zone of ${v.region}`);
+    if (!region.zones.includes(v.az))
+      throw new AwsError('InvalidParameterValue', `${v.az} is not a zone of ${v.region}`);
   }
 }
 
 const ZERO_BLOCK = Buffer.alloc(BLOCK_SIZE);
 
 function isZero(block: Buffer): boolean {
-  return block.length === BLOCK_SIZE ? block.equals(ZERO_BLOCK) : block.equals(ZERO_BLOCK.subarray(0, block.length));
+  return block.length === BLOCK_SIZE
+    ? block.equals(ZERO_BLOCK)
+    : block.equals(ZERO_BLOCK.subarray(0, block.length));
 }

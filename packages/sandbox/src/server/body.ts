@@ -5,7 +5,8 @@ import { AwsError } from '../core/errors.js';
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
-    const known = req.headers['content-length'] !== undefined && Number.isSafeInteger(declared) && declared >= 0;
+    const known =
+      req.headers['content-length'] !== undefined && Number.isSafeInteger(declared) && declared >= 0;
     if (known && declared > limit) {
       reject(new AwsError('RequestEntityTooLarge', `Request body over ${limit} bytes`, 413));
       req.resume();
@@ -18,11 +19,13 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (whole && got + chunk.length <= whole.length) chunk.copy(whole, got);
       else chunks.push(chunk);
       got += chunk.length;
-      if (got > limit) req.destroy(new AwsError('RequestEntityTooLarge', `Request body over ${limit} bytes`, 413));
+      if (got > limit)
+        req.destroy(new AwsError('RequestEntityTooLarge', `Request body over ${limit} bytes`, 413));
     });
     req.on('end', () => {
       if (whole && got === whole.length) resolve(whole);
-      else if (whole) reject(new AwsError('IncompleteBody', 'The body is not as long as Content-Length says', 400));
+      else if (whole)
+        reject(new AwsError('IncompleteBody', 'The body is not as long as Content-Length says', 400));
       else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
     });
     req.on('error', reject);
@@ -75,7 +78,8 @@ export function paceResponse(res: ServerResponse, bytesPerSecond: number): void 
   };
   const push = (chunk: unknown) => {
     if (typeof chunk === 'string') queue.push(Buffer.from(chunk));
-    else if (chunk instanceof Uint8Array) queue.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+    else if (chunk instanceof Uint8Array)
+      queue.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
     if (!draining) {
       draining = true;
       setImmediate(drain);

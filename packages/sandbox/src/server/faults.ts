@@ -48,14 +48,22 @@ export class Faults {
     this.rules = [];
   }
 
-  /** The rules that fire for this call (count-limited rules are used up). */
+  /**
+   * The rules that fire for this call (count-limited rules are used up). Delays combine, but at most one rule
+   * decides the outcome (throttle, 5xx, drop), in the order the rules were added: two "next call" rules then
+   * fail two successive calls.
+   */
   draw(service: string, operation: string): FaultRule[] {
     if (this.rules.length === 0) return [];
     const fired: FaultRule[] = [];
+    let decided = false;
     for (const r of this.rules) {
       if (r.service && r.service !== '*' && r.service !== service) continue;
       if (r.operation && r.operation !== '*' && r.operation !== operation) continue;
+      const outcome = r.kind === 'throttle' || r.kind === 'error5xx' || r.kind === 'drop';
+      if (outcome && decided) continue;
       if (r.rate !== undefined && this.random() >= r.rate) continue;
+      decided ||= outcome;
       if (r.count !== undefined) r.count--;
       fired.push(r);
     }
@@ -81,5 +89,6 @@ function validate(rule: FaultRule): void {
     throw bad('count must be a positive integer');
   }
   if (rule.kind === 'latency' && !(Number(rule.latencyMs) >= 0)) throw bad('latency needs latencyMs');
-  if (rule.kind === 'bandwidth' && !(Number(rule.bytesPerSecond) > 0)) throw bad('bandwidth needs bytesPerSecond');
+  if (rule.kind === 'bandwidth' && !(Number(rule.bytesPerSecond) > 0))
+    throw bad('bandwidth needs bytesPerSecond');
 }

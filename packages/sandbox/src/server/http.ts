@@ -5,7 +5,7 @@ import type { AwsRequest, Service } from '../core/service.js';
 import { meterResponse, paceResponse, readBody } from './body.js';
 import type { Context } from './context.js';
 import type { Counters } from './counters.js';
-import type { Faults, FaultRule } from './faults.js';
+import type { FaultRule, Faults } from './faults.js';
 import {
   asAwsError,
   authError,
@@ -37,7 +37,9 @@ export function createListener(p: Pipeline): (req: IncomingMessage, res: ServerR
     const q = url.indexOf('?');
     const rawPath = q < 0 ? url : url.slice(0, q);
     const rawQuery = q < 0 ? '' : url.slice(q + 1);
-    const work = rawPath.startsWith(ADMIN_PREFIX) ? p.admin(req, res, rawPath, rawQuery) : serveAws(p, req, res, rawPath, rawQuery);
+    const work = rawPath.startsWith(ADMIN_PREFIX)
+      ? p.admin(req, res, rawPath, rawQuery)
+      : serveAws(p, req, res, rawPath, rawQuery);
     work.catch((e: unknown) => {
       if (res.headersSent) res.destroy();
       else writeAwsError(res, 'json', asAwsError(e, 'json'), randomUUID());
@@ -45,7 +47,13 @@ export function createListener(p: Pipeline): (req: IncomingMessage, res: ServerR
   };
 }
 
-async function serveAws(p: Pipeline, req: IncomingMessage, res: ServerResponse, rawPath: string, rawQuery: string) {
+async function serveAws(
+  p: Pipeline,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rawPath: string,
+  rawQuery: string,
+) {
   const requestId = randomUUID();
   let body: Buffer;
   try {
@@ -54,19 +62,35 @@ async function serveAws(p: Pipeline, req: IncomingMessage, res: ServerResponse, 
     writeAwsError(res, 'json', asAwsError(e, 'json'), requestId);
     return;
   }
-  const auth = p.verifier.verify({ method: req.method ?? 'GET', rawPath, rawQuery, rawHeaders: req.rawHeaders, body }, Date.now());
+  const auth = p.verifier.verify(
+    { method: req.method ?? 'GET', rawPath, rawQuery, rawHeaders: req.rawHeaders, body },
+    Date.now(),
+  );
   if (!auth.ok) {
-    const service = auth.service ?? guessService(req);
-    writeAwsError(res, protocolOf(service), authError(auth.kind, protocolOf(service), auth.message), requestId);
+    const service = auth.service ?? guessService(req, rawPath);
+    writeAwsError(
+      res,
+      protocolOf(service),
+      authError(auth.kind, protocolOf(service), auth.message),
+      requestId,
+    );
     p.counters.count(service, 'AuthFailure', body.length, 0, true);
     return;
   }
   const protocol = protocolOf(auth.service);
   const service = p.services.get(auth.service);
   const refusal = !service
-    ? new AwsError('UnknownService', `The sandbox does not serve '${auth.service}'; it serves ${[...p.services.keys()].join(', ')}.`, 400)
+    ? new AwsError(
+        'UnknownService',
+        `The sandbox does not serve '${auth.service}'; it serves ${[...p.services.keys()].join(', ')}.`,
+        400,
+      )
     : !p.ctx.regions.some((r) => r.name === auth.region)
-      ? authError('badSignature', protocol, `Credential should be scoped to a valid region, not '${auth.region}'.`)
+      ? authError(
+          'badSignature',
+          protocol,
+          `Credential should be scoped to a valid region, not '${auth.region}'.`,
+        )
       : undefined;
   if (!service || refusal) {
     writeAwsError(res, protocol, refusal as AwsError, requestId);
@@ -77,7 +101,13 @@ async function serveAws(p: Pipeline, req: IncomingMessage, res: ServerResponse, 
   const operation = service.operationOf(request) ?? 'Unknown';
   const bytesOut = meterResponse(res);
   res.on('close', () => {
-    p.counters.count(auth.service, operation, body.length, bytesOut(), res.statusCode >= 400 || !res.writableFinished);
+    p.counters.count(
+      auth.service,
+      operation,
+      body.length,
+      bytesOut(),
+      res.statusCode >= 400 || !res.writableFinished,
+    );
   });
   res.setHeader('x-amzn-RequestId', requestId);
   const outcome = await applyFaults(p.faults.draw(auth.service, operation), res, body.length, protocol);
@@ -127,10 +157,11 @@ function awsRequest(
   return auth.bodySha256 ? { ...base, bodySha256: auth.bodySha256 } : base;
 }
 
-/** Without a credential scope, guess the protocol from the request's shape (EC2's query form or JSON). */
-function guessService(req: IncomingMessage): string {
+/** Without a credential scope, guess the service from the request's shape (EC2's query form, EBS's paths). */
+function guessService(req: IncomingMessage, rawPath: string): string {
   const type = req.headers['content-type'] ?? '';
-  return type.startsWith('application/x-www-form-urlencoded') ? 'ec2' : 'unknown';
+  if (type.startsWith('application/x-www-form-urlencoded')) return 'ec2';
+  return rawPath.startsWith('/snapshots') ? 'ebs' : 'unknown';
 }
 
 /**

@@ -108,7 +108,11 @@ export function serverError(protocol: Protocol, status = 500): AwsError {
         ? new AwsError('ServiceUnavailable', 'Please reduce your request rate.', 503)
         : new AwsError('InternalError', 'We encountered an internal error. Please try again.', 500);
     default:
-      return new AwsError(unavailable ? 'ServiceUnavailable' : 'InternalFailure', 'An internal error occurred.', status);
+      return new AwsError(
+        unavailable ? 'ServiceUnavailable' : 'InternalFailure',
+        'An internal error occurred.',
+        status,
+      );
   }
 }
 
@@ -117,7 +121,12 @@ function xmlEscape(s: string): string {
 }
 
 /** Writes an error in the protocol's shape (see the research notes §3.4 for what the SDKs parse). */
-export function writeAwsError(res: ServerResponse, protocol: Protocol, err: AwsError, requestId: string): void {
+export function writeAwsError(
+  res: ServerResponse,
+  protocol: Protocol,
+  err: AwsError,
+  requestId: string,
+): void {
   const { code, message, status } = err;
   let type: string;
   let body: string;
@@ -144,7 +153,11 @@ export function writeAwsError(res: ServerResponse, protocol: Protocol, err: AwsE
       body = JSON.stringify({ __type: code, message, ...err.fields });
   }
   const bytes = Buffer.from(body);
-  res.writeHead(status, { 'content-type': type, 'content-length': bytes.length, 'x-amzn-RequestId': requestId });
+  res.writeHead(status, {
+    'content-type': type,
+    'content-length': bytes.length,
+    'x-amzn-RequestId': requestId,
+  });
   res.end(bytes);
 }
 

@@ -76,7 +76,10 @@ export class SigV4Verifier {
     if (timeError) return { ...fail(timeError.kind, timeError.message) };
     const payload = payloadHashes(headers, req.body, parsed);
     if ('mismatch' in payload) {
-      return fail('payloadMismatch', 'The provided x-amz-content-sha256 header does not match what was computed.');
+      return fail(
+        'payloadMismatch',
+        'The provided x-amz-content-sha256 header does not match what was computed.',
+      );
     }
     const canon = canonicalHeaders(headers, parsed.signedHeaders);
     if ('missing' in canon) return fail('badSignature', `Signed header '${canon.missing}' is missing.`);
@@ -153,7 +156,10 @@ function parseHeaderAuth(auth: string, headers: Map<string, string>): Parsed | P
   const signed = fields.get('SignedHeaders');
   const signature = fields.get('Signature');
   if (!credential || !signed || !signature) {
-    return { kind: 'malformed', message: `Authorization header requires 'Credential', 'SignedHeaders' and 'Signature'.` };
+    return {
+      kind: 'malformed',
+      message: `Authorization header requires 'Credential', 'SignedHeaders' and 'Signature'.`,
+    };
   }
   const amzDate = headers.get('x-amz-date') ?? fromHttpDate(headers.get('date'));
   return build(credential, signed, signature, amzDate);
@@ -168,7 +174,10 @@ function parsePresigned(q: URLSearchParams): Parsed | ParseFailure {
   const signature = q.get('X-Amz-Signature');
   const expires = Number(q.get('X-Amz-Expires'));
   if (!credential || !signed || !signature || !Number.isInteger(expires)) {
-    return { kind: 'malformed', message: 'Presigned URL lacks X-Amz-Credential, -SignedHeaders, -Signature or -Expires.' };
+    return {
+      kind: 'malformed',
+      message: 'Presigned URL lacks X-Amz-Credential, -SignedHeaders, -Signature or -Expires.',
+    };
   }
   if (expires < 1 || expires > MAX_PRESIGN_SECONDS) {
     return { kind: 'malformed', message: 'X-Amz-Expires must be between 1 and 604800 seconds.' };
@@ -180,11 +189,19 @@ function parsePresigned(q: URLSearchParams): Parsed | ParseFailure {
   return parsed;
 }
 
-function build(credential: string, signed: string, signature: string, amzDate: string | undefined): Parsed | ParseFailure {
+function build(
+  credential: string,
+  signed: string,
+  signature: string,
+  amzDate: string | undefined,
+): Parsed | ParseFailure {
   const scope = credential.split('/');
   const [accessKeyId, date, region, service, terminator] = scope;
   if (scope.length !== 5 || !accessKeyId || !date || !region || !service || terminator !== 'aws4_request') {
-    return { kind: 'malformed', message: `Credential '${credential}' is not of the form KEY/DATE/REGION/SERVICE/aws4_request.` };
+    return {
+      kind: 'malformed',
+      message: `Credential '${credential}' is not of the form KEY/DATE/REGION/SERVICE/aws4_request.`,
+    };
   }
   if (!amzDate || !/^\d{8}T\d{6}Z$/.test(amzDate)) {
     return { kind: 'malformed', message: 'The request lacks a valid X-Amz-Date.', service };
@@ -201,22 +218,38 @@ function build(credential: string, signed: string, signature: string, amzDate: s
 
 function fromHttpDate(value: string | undefined): string | undefined {
   const t = value ? Date.parse(value) : Number.NaN;
-  return Number.isNaN(t) ? undefined : new Date(t).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return Number.isNaN(t)
+    ? undefined
+    : new Date(t)
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d{3}/, '');
 }
 
 function parseAmzDate(s: string): number {
-  return Date.UTC(+s.slice(0, 4), +s.slice(4, 6) - 1, +s.slice(6, 8), +s.slice(9, 11), +s.slice(11, 13), +s.slice(13, 15));
+  return Date.UTC(
+    +s.slice(0, 4),
+    +s.slice(4, 6) - 1,
+    +s.slice(6, 8),
+    +s.slice(9, 11),
+    +s.slice(11, 13),
+    +s.slice(13, 15),
+  );
 }
 
 function checkTime(p: Parsed, now: number): { kind: AuthFailureKind; message: string } | undefined {
   const signedAt = parseAmzDate(p.amzDate);
   if (p.presigned) {
     if (signedAt > now + MAX_SKEW_MS) return { kind: 'expired', message: 'Request is not yet valid.' };
-    if (now > signedAt + p.presigned.expires * 1000) return { kind: 'expired', message: 'Request has expired.' };
+    if (now > signedAt + p.presigned.expires * 1000)
+      return { kind: 'expired', message: 'Request has expired.' };
     return undefined;
   }
   if (Math.abs(now - signedAt) > MAX_SKEW_MS) {
-    const nowIso = new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const nowIso = new Date(now)
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
     const edge = signedAt < now ? 'earlier' : 'later';
     return {
       kind: 'skew',

@@ -1,0 +1,201 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Account, RegionInfo } from './core/model.js';
+import {
+  DEFAULT_TIMING,
+  type SandboxContext,
+  type Service,
+  type Timing,
+  ZERO_TIMING,
+} from './core/service.js';
+import { StateStore } from './core/state.js';
+import { LayeredBlockEngine } from './ebs/engine.js';
+import { EbsQuotas } from './ebs/quotas.js';
+import { createEbsService } from './ebs/service.js';
+import { expireDirectSnapshots } from './ebs/snapshots.js';
+import { createEc2Service } from './ec2/index.js';
+import { TEST_ACCOUNTS, TEST_REGIONS } from './server/accounts.js';
+import { createAdminHandler } from './server/admin.js';
+import { AdminOps } from './server/admin-ops.js';
+import { Context } from './server/context.js';
+import { Counters } from './server/counters.js';
+import { Faults } from './server/faults.js';
+import { createListener } from './server/http.js';
+import { SigV4Verifier } from './server/sigv4.js';
+
+export interface SandboxOptions {
+  /** Where state and block content live; a temporary folder (removed at close) when absent. */
+  dataDir?: string;
+  /** 0 or absent: any free port. */
+  port?: number;
+  host?: '127.0.0.1';
+  /** Overrides of the delays (seconds); `fast` starts from all-zero delays instead of AWS-like ones. */
+  timing?: Partial<Timing>;
+  fast?: boolean;
+  /** The admin API's bearer token; by default one is made and kept in the data folder. */
+  adminToken?: string;
+  seed?: 'demo';
+}
+
+/** A running sandbox, with the admin operations callable in-process (the same as the /_sandbox/ API). */
+export interface RunningSandbox
+  extends Pick<
+    AdminOps,
+    | 'createVolume'
+    | 'importVolume'
+    | 'writeVolume'
+    | 'readVolume'
+    | 'snapshotVolume'
+    | 'counters'
+    | 'resetCounters'
+    | 'quotas'
+    | 'setQuotas'
+    | 'faults'
+    | 'addFault'
+    | 'removeFault'
+    | 'clearFaults'
+    | 'advanceClock'
+  > {
+  endpoint: string;
+  port: number;
+  dataDir: string;
+  accounts: readonly Account[];
+  regions: readonly RegionInfo[];
+  adminToken: string;
+  ctx: SandboxContext;
+  close(): Promise<void>;
+}
+
+/** How often EBS direct snapshots past their Timeout are marked as errors (they are also checked on access). */
+const EXPIRY_SWEEP_MS = 5000;
+
+export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox> {
+  const temporary = !opts.dataDir;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'lifeboat-sandbox-'));
+  mkdirSync(dataDir, { recursive: true });
+  const unlock = lock(dataDir);
+  const state = new StateStore(dataDir);
+  const engine = new LayeredBlockEngine(dataDir, state);
+  const timing: Timing = { ...(opts.fast ? ZERO_TIMING : DEFAULT_TIMING), ...opts.timing };
+  const counters = new Counters();
+  const faults = new Faults();
+  const quotas = new EbsQuotas();
+  const ctx = new Context(state, engine, TEST_ACCOUNTS, TEST_REGIONS, timing, counters);
+  const services = new Map<string, Service>();
+  for (const s of [createEc2Service(), createEbsService(engine, quotas, ctx)]) services.set(s.name, s);
+  const adminToken = opts.adminToken ?? persistedToken(state);
+  const ops = new AdminOps(ctx, engine, counters, faults, quotas);
+  const byKey = new Map(TEST_ACCOUNTS.map((a) => [a.accessKeyId, a]));
+  let endpoint = '';
+  const admin = createAdminHandler(ops, {
+    endpoint: () => endpoint,
+    accounts: TEST_ACCOUNTS,
+    regions: TEST_REGIONS,
+    token: adminToken,
+  });
+  const verifier = new SigV4Verifier((id) => byKey.get(id));
+  const server = createServer(
+    { keepAliveTimeout: 65_000 },
+    createListener({ ctx, services, verifier, faults, counters, admin }),
+  );
+  const port = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
+  endpoint = `http://${opts.host ?? '127.0.0.1'}:${port}`;
+  const sweeper = setInterval(() => expireDirectSnapshots(ctx), EXPIRY_SWEEP_MS);
+  sweeper.unref();
+  const sandbox: RunningSandbox = {
+    endpoint,
+    port,
+    dataDir,
+    accounts: TEST_ACCOUNTS,
+    regions: TEST_REGIONS,
+    adminToken,
+    ctx,
+    createVolume: (v) => ops.createVolume(v),
+    importVolume: (v) => ops.importVolume(v),
+    writeVolume: (id, offset, data) => ops.writeVolume(id, offset, data),
+    readVolume: (id, offset, length) => ops.readVolume(id, offset, length),
+    snapshotVolume: (id, description) => ops.snapshotVolume(id, description),
+    counters: () => ops.counters(),
+    resetCounters: () => ops.resetCounters(),
+    quotas: () => ops.quotas(),
+    setQuotas: (q) => ops.setQuotas(q),
+    faults: () => ops.faults(),
+    addFault: (f) => ops.addFault(f),
+    removeFault: (id) => ops.removeFault(id),
+    clearFaults: () => ops.clearFaults(),
+    advanceClock: (ms) => ops.advanceClock(ms),
+    async close() {
+      clearInterval(sweeper);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      engine.close();
+      unlock();
+      if (temporary) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  if (opts.seed === 'demo') await seed(sandbox);
+  return sandbox;
+}
+
+async function seed(sandbox: RunningSandbox): Promise<void> {
+  const { seedDemo } = await import('./seed/index.js');
+  await seedDemo(sandbox);
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function persistedToken(state: StateStore): string {
+  const meta = state.table<{ value: string }>('sandbox.meta');
+  let row = meta.get('adminToken');
+  if (!row) {
+    row = { value: randomBytes(18).toString('base64url') };
+    meta.put('adminToken', row);
+  }
+  return row.value;
+}
+
+/**
+ * One sandbox per data folder: a second one would interleave journal lines. The lock names our pid; a lock left
+ * by a process that no longer runs (kill -9) is taken over.
+ */
+const openHere = new Set<string>();
+
+function lock(dataDir: string): () => void {
+  const file = join(dataDir, 'sandbox.pid');
+  if (openHere.has(file)) throw new Error(`${dataDir} is in use by another sandbox in this process`);
+  if (existsSync(file)) {
+    const pid = Number(readFileSync(file, 'utf8'));
+    if (pid && pid !== process.pid && alive(pid)) {
+      throw new Error(`${dataDir} is in use by the sandbox in process ${pid}`);
+    }
+  }
+  writeFileSync(file, String(process.pid));
+  openHere.add(file);
+  return () => {
+    openHere.delete(file);
+    rmSync(file, { force: true });
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
