@@ -123,7 +123,9 @@ quiesce() { sync; }                             # flush the previous step's writ
 # synced TOOL STEP RUN: time the sync that follows a command: the dirty data it left to the kernel (Lifeboat fsyncs
 # its packs and restored images itself; this shows what the others leave unwritten when they exit).
 synced() { timed "$1" "$2+sync" "$3" sync; }
-warm() { cat "$@" >/dev/null; }                 # page cache warm: all timed reads come from memory
+# Page cache warm: all timed reads come from memory. This VM runs DAMON proactive reclaim (pageout of page cache
+# left unaccessed for ~30 s), so what a command reads is read again right before it, not once per phase.
+warm() { find "$@" -type f -exec cat {} + >/dev/null; }
 repo_size() { # TOOL WHAT DIR: apparent and allocated bytes
   printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$(du -sb "$3" | cut -f1)" "$(du -s -B1 "$3" | cut -f1)" >>"$SIZES"
 }
@@ -240,20 +242,19 @@ rm -rf "$W/linit" "$W/rinit" "$W/binit"
 # ---------------------------------------------------------------------------------------------------- full backup
 say "full backup into a fresh repository, init included (x$RUNS)"
 ln -f "$IMG/disk-full.img" "$IMG/disk.img"       # restic and borg back up the same path both times
-warm "$IMG/disk.img"
 for r in $(seq "$RUNS"); do
   if has_tool lifeboat; then
-    rm -rf "$W/lrepo"; quiesce
+    rm -rf "$W/lrepo"; warm "$IMG/disk.img"; quiesce
     timed lifeboat full "$r" sh -c 'node "$LB" repo init --repo "$W/lrepo" && node "$LB" image backup "$W/img/disk.img" --repo "$W/lrepo" --disk root'
     synced lifeboat full "$r"
   fi
   if has_tool restic; then
-    rm -rf "$W/rrepo" "$XDG_CACHE_HOME"; quiesce
+    rm -rf "$W/rrepo" "$XDG_CACHE_HOME"; warm "$IMG/disk.img"; quiesce
     timed restic full "$r" sh -c 'restic -r "$W/rrepo" init -q && restic -r "$W/rrepo" backup -q "$W/img/disk.img"'
     synced restic full "$r"
   fi
   if has_tool borg; then
-    rm -rf "$W/brepo" "$BORG_BASE_DIR"; quiesce
+    rm -rf "$W/brepo" "$BORG_BASE_DIR"; warm "$IMG/disk.img"; quiesce
     timed borg full "$r" sh -c 'borg init -e repokey "$W/brepo" && cd "$W/img" && borg create "$W/brepo::full" disk.img'
     synced borg full "$r"
   fi
@@ -273,24 +274,23 @@ if has_tool borg; then mv "$W/brepo" "$W/brepo-base"; mv "$BORG_BASE_DIR" "$W/bb
 say "incremental after rewriting $NCHANGED blocks (x$RUNS)"
 for t in lifeboat restic borg; do has_tool "$t" && snapshot "$W/${t:0:1}repo-base" >"$RUN/base-$t.before"; done
 ln -f "$IMG/disk-inc.img" "$IMG/disk.img"
-warm "$IMG/disk.img"
 for r in $(seq "$RUNS"); do
   if has_tool lifeboat; then
     export POINT_FULL CHANGED_IN
-    rm -rf "$W/lrepo-cbt"; cp -al "$W/lrepo-base" "$W/lrepo-cbt"; quiesce
+    rm -rf "$W/lrepo-cbt"; cp -al "$W/lrepo-base" "$W/lrepo-cbt"; warm "$IMG/disk.img" "$W/lrepo-cbt"; quiesce
     timed lifeboat inc-cbt "$r" sh -c 'node "$LB" image backup "$W/img/disk.img" --repo "$W/lrepo-cbt" --disk root --parent "$POINT_FULL" --changed-blocks "$CHANGED_IN"'
     synced lifeboat inc-cbt "$r"
-    rm -rf "$W/lrepo-read"; cp -al "$W/lrepo-base" "$W/lrepo-read"; quiesce
+    rm -rf "$W/lrepo-read"; cp -al "$W/lrepo-base" "$W/lrepo-read"; warm "$IMG/disk.img" "$W/lrepo-read"; quiesce
     timed lifeboat inc-read "$r" sh -c 'node "$LB" image backup "$W/img/disk.img" --repo "$W/lrepo-read" --disk root --parent "$POINT_FULL"'
     synced lifeboat inc-read "$r"
   fi
   if has_tool restic; then
-    rm -rf "$W/rrepo" "$XDG_CACHE_HOME"; cp -al "$W/rrepo-base" "$W/rrepo"; cp -a "$W/rcache-base" "$XDG_CACHE_HOME"; quiesce
+    rm -rf "$W/rrepo" "$XDG_CACHE_HOME"; cp -al "$W/rrepo-base" "$W/rrepo"; cp -a "$W/rcache-base" "$XDG_CACHE_HOME"; warm "$IMG/disk.img" "$W/rrepo" "$XDG_CACHE_HOME"; quiesce
     timed restic inc "$r" sh -c 'restic -r "$W/rrepo" backup -q "$W/img/disk.img"'
     synced restic inc "$r"
   fi
   if has_tool borg; then
-    rm -rf "$W/brepo" "$BORG_BASE_DIR"; cp -al "$W/brepo-base" "$W/brepo"; cp -a "$W/bbase-base" "$BORG_BASE_DIR"; quiesce
+    rm -rf "$W/brepo" "$BORG_BASE_DIR"; cp -al "$W/brepo-base" "$W/brepo"; cp -a "$W/bbase-base" "$BORG_BASE_DIR"; warm "$IMG/disk.img" "$W/brepo" "$BORG_BASE_DIR"; quiesce
     timed borg inc "$r" sh -c 'cd "$W/img" && borg create "$W/brepo::inc" disk.img'
     synced borg inc "$r"
   fi
@@ -316,21 +316,21 @@ say "restore of the incremental restore point to a file (x$RUNS)"
 export POINT_CBT
 for r in $(seq "$RUNS"); do
   if has_tool lifeboat; then
-    rm -f "$W/lout.img"; quiesce
+    rm -f "$W/lout.img"; warm "$W/lrepo-cbt"; quiesce
     timed lifeboat restore "$r" sh -c 'node "$LB" image restore "$POINT_CBT" "$W/lout.img" --repo "$W/lrepo-cbt"'
     synced lifeboat restore "$r"
     [ "$r" = "$RUNS" ] && verify lifeboat restore "$W/lout.img" "$SHA_INC"
     rm -f "$W/lout.img"
   fi
   if has_tool restic; then
-    rm -rf "$W/rout"; quiesce
+    rm -rf "$W/rout"; warm "$W/rrepo" "$XDG_CACHE_HOME"; quiesce
     timed restic restore "$r" sh -c 'restic -r "$W/rrepo" restore latest --target "$W/rout" -q'
     synced restic restore "$r"
     [ "$r" = "$RUNS" ] && verify restic restore "$(find "$W/rout" -type f -name disk.img)" "$SHA_INC"
     rm -rf "$W/rout"
   fi
   if has_tool borg; then
-    rm -rf "$W/bout"; mkdir "$W/bout"; quiesce
+    rm -rf "$W/bout"; mkdir "$W/bout"; warm "$W/brepo" "$BORG_BASE_DIR"; quiesce
     timed borg restore "$r" sh -c 'cd "$W/bout" && borg extract "$W/brepo::inc"'
     synced borg restore "$r"
     [ "$r" = "$RUNS" ] && verify borg restore "$(find "$W/bout" -type f -name disk.img)" "$SHA_INC"
@@ -343,16 +343,17 @@ quiesce
 
 if has_tool lifeboat; then
   say "lifeboat: restore the other two restore points once and verify them"
-  rm -f "$W/lout.img"; export POINT_READ
+  rm -f "$W/lout.img"; export POINT_READ; warm "$W/lrepo-read"
   timed lifeboat restore-read 1 sh -c 'node "$LB" image restore "$POINT_READ" "$W/lout.img" --repo "$W/lrepo-read"'
   verify lifeboat restore-read "$W/lout.img" "$SHA_INC"
-  rm -f "$W/lout.img"
+  rm -f "$W/lout.img"; warm "$W/lrepo-cbt"
   timed lifeboat restore-full 1 sh -c 'node "$LB" image restore "$POINT_FULL" "$W/lout.img" --repo "$W/lrepo-cbt"'
   verify lifeboat restore-full "$W/lout.img" "$SHA_FULL"
   rm -f "$W/lout.img"
 fi
 if has_tool lifeboat; then
   say "lifeboat repo check --read-data (once, on the incremental repository)"
+  warm "$W/lrepo-cbt"
   timed lifeboat check-read-data 1 sh -c 'node "$LB" repo check --repo "$W/lrepo-cbt" --read-data'
 fi
 

@@ -1,11 +1,17 @@
 // Sandbox EBS direct API benchmark: the sandbox's own CPU per GB it receives (PutSnapshotBlock, checksums verified)
 // and serves (GetSnapshotBlock), and what an AWS SDK v3 client reads with 16-32 requests in flight.
 //
-// usage: npm run build && node bench/sandbox-ebs.mjs [--gib N] [--concurrency N] [--rounds N]
+// usage: npm run build && node bench/sandbox-ebs.mjs [--gib N] [--concurrency N] [--rounds N] [--only put|get]
 //
 // The sandbox runs in a child process with every delay at zero; its CPU time comes from its admin API
 // (/_sandbox/process, process.cpuUsage()), so the client's CPU is not counted. The client collects body chunks by
-// hand and does not verify checksums. Each block is distinct so that the content-addressed store writes them all.
+// hand and does not verify checksums. Each block is distinct, as real data would be.
+//
+// Each round also runs the same client against a bare node:http server doing the least a server must (pooled
+// buffers, SHA-256 of each received block checked and written to a file; blocks read from that file), so that the
+// sandbox's figures can be read against what this machine costs at the same moment: the build VM is shared and
+// its figures move by 2x with the load.
+// BENCH_PROF=file.cpuprofile writes a CPU profile of the sandbox process.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,7 +35,8 @@ const { values } = parseArgs({
     gib: { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '16' },
     rounds: { type: 'string', default: '3' },
-    only: { type: 'string' }, // put | get
+    only: { type: 'string' },
+    'no-baseline': { type: 'boolean', default: false },
   },
 });
 const GIB = Number(values.gib);
@@ -39,10 +46,17 @@ const BLOCK = 524288;
 const BLOCKS = GIB * 2048;
 const GB = 1e9;
 const DIST = new URL('../packages/sandbox/dist/index.js', import.meta.url).pathname;
-const deadline = setTimeout(() => fail('benchmark took over 10 minutes'), 600_000);
-
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-sandbox-ebs-'));
-// BENCH_PROF=file.cpuprofile writes a CPU profile of the sandbox process (stopped and written on SIGTERM).
+const children = [];
+const deadline = setTimeout(() => finish(1, 'benchmark took over 10 minutes'), 600_000);
+
+function finish(code, message) {
+  if (message) console.error(message);
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+  process.exit(code);
+}
+
 const prof = process.env.BENCH_PROF;
 const profiling = prof
   ? `const { Session } = await import('node:inspector');
@@ -56,46 +70,71 @@ const profiling = prof
        process.exit(0);
      });`
   : '';
-const child = spawn(
-  process.execPath,
-  [
-    '--input-type=module',
-    '-e',
-    `import { startSandbox } from ${JSON.stringify(DIST)};
-     const sb = await startSandbox({ dataDir: ${JSON.stringify(dataDir)}, fast: true, adminToken: 'bench' });
-     ${profiling}
-     console.log(JSON.stringify({ endpoint: sb.endpoint, accounts: sb.accounts }));`,
-  ],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-);
 
-function fail(message) {
-  console.error(message);
-  child.kill('SIGKILL');
-  rmSync(dataDir, { recursive: true, force: true });
-  process.exit(1);
+const SANDBOX = `import { startSandbox } from ${JSON.stringify(DIST)};
+  const sb = await startSandbox({ dataDir: ${JSON.stringify(join(dataDir, 'sandbox'))}, fast: true, adminToken: 'bench' });
+  ${profiling}
+  console.log(JSON.stringify({ endpoint: sb.endpoint, accounts: sb.accounts }));`;
+
+// The least an EBS-like server must do, without auth, routing, tokens or state.
+const BARE = `import { createServer } from 'node:http';
+  import { createHash } from 'node:crypto';
+  import { openSync, readSync, writeSync } from 'node:fs';
+  const fd = openSync(${JSON.stringify(join(dataDir, 'bare.dat'))}, 'w+');
+  const pool = [];
+  let slots = 0;
+  const server = createServer((req, res) => {
+    if (req.url.startsWith('/_sandbox/process')) return res.end(JSON.stringify({ cpu: process.cpuUsage() }));
+    const buf = pool.pop() ?? Buffer.allocUnsafeSlow(524288);
+    if (req.method === 'PUT') {
+      let got = 0;
+      req.on('data', (c) => { c.copy(buf, got); got += c.length; });
+      req.on('end', () => {
+        const sum = createHash('sha256').update(buf).digest('base64');
+        if (sum !== req.headers['x-amz-checksum']) throw new Error('bad checksum');
+        writeSync(fd, buf, 0, 524288, slots++ * 524288);
+        pool.push(buf);
+        res.writeHead(201, { 'x-amz-Checksum': sum, 'x-amz-Checksum-Algorithm': 'SHA256', 'content-length': 0 });
+        res.end();
+      });
+      return;
+    }
+    const index = Number(req.url.split('?')[0].split('/')[4]);
+    readSync(fd, buf, 0, 524288, index * 524288);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 524288,
+      'x-amz-Data-Length': 524288, 'x-amz-Checksum': 'precomputed', 'x-amz-Checksum-Algorithm': 'SHA256' });
+    res.once('finish', () => pool.push(buf));
+    res.end(buf);
+  });
+  server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ endpoint: 'http://127.0.0.1:' + server.address().port })));`;
+
+function startChild(script) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve({ child, ...JSON.parse(line) });
+    });
+    child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
+  });
 }
 
-const started = await new Promise((resolve, reject) => {
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-    const line = out.split('\n').find((l) => l.startsWith('{'));
-    if (line) resolve(JSON.parse(line));
+function clientFor(endpoint, account) {
+  return new EBSClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: account.accessKeyId, secretAccessKey: account.secretAccessKey },
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }),
   });
-  child.once('exit', (code) => reject(new Error(`sandbox exited with ${code}`)));
-});
-const { endpoint, accounts } = started;
+}
 
-const client = new EBSClient({
-  endpoint,
-  region: 'us-east-1',
-  credentials: { accessKeyId: accounts[0].accessKeyId, secretAccessKey: accounts[0].secretAccessKey },
-  maxAttempts: 1,
-  requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }),
-});
-
-async function serverCpu() {
+async function serverCpu(endpoint) {
   const r = await fetch(`${endpoint}/_sandbox/process`, { headers: { authorization: 'Bearer bench' } });
   const { cpu } = await r.json();
   return (cpu.user + cpu.system) / 1e6;
@@ -104,21 +143,23 @@ async function serverCpu() {
 /** Runs `work(i)` for i in [0, n) with `concurrency` in flight. */
 async function pool(n, concurrency, work) {
   let next = 0;
-  const lanes = Array.from({ length: concurrency }, async () => {
-    while (next < n) await work(next++);
-  });
-  await Promise.all(lanes);
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) await work(next++);
+    }),
+  );
 }
 
-/** Measures one phase: wall time, sandbox CPU and client CPU. */
-async function measure(bytes, run) {
-  const s0 = await serverCpu();
+/** Measures one phase: wall time, server CPU and client CPU. */
+async function measure(endpoint, run) {
+  const bytes = BLOCKS * BLOCK;
+  const s0 = await serverCpu(endpoint);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   await run();
   const seconds = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
-  const server = (await serverCpu()) - s0;
+  const server = (await serverCpu(endpoint)) - s0;
   return {
     mbps: bytes / 1e6 / seconds,
     serverPerGB: server / (bytes / GB),
@@ -128,12 +169,14 @@ async function measure(bytes, run) {
 
 const base = Buffer.allocUnsafe(BLOCK);
 for (let i = 0; i < BLOCK; i += 4) base.writeUInt32LE((i * 2654435761) >>> 0, i);
+let generation = 0;
 
-async function putAll(snapshotId) {
+async function putAll(client, snapshotId) {
+  const gen = ++generation;
   await pool(BLOCKS, CONCURRENCY, async (i) => {
     const data = Buffer.from(base);
     data.writeUInt32LE(i, 0);
-    data.writeUInt32LE(Number(snapshotId.slice(-6)) || 1, 4);
+    data.writeUInt32LE(gen, 4);
     const checksum = createHash('sha256').update(data).digest('base64');
     await client.send(
       new PutSnapshotBlockCommand({
@@ -146,24 +189,18 @@ async function putAll(snapshotId) {
       }),
     );
   });
-  await client.send(new CompleteSnapshotCommand({ SnapshotId: snapshotId, ChangedBlocksCount: BLOCKS }));
 }
 
-async function listAll(snapshotId) {
-  const blocks = [];
-  let token;
-  do {
-    const page = await client.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId, MaxResults: 10000, NextToken: token }));
-    blocks.push(...page.Blocks);
-    token = page.NextToken;
-  } while (token);
-  return blocks;
-}
-
-async function getAll(snapshotId, blocks) {
+async function getAll(client, snapshotId, blocks) {
   await pool(blocks.length, CONCURRENCY, async (i) => {
     const b = blocks[i];
-    const r = await client.send(new GetSnapshotBlockCommand({ SnapshotId: snapshotId, BlockIndex: b.BlockIndex, BlockToken: b.BlockToken }));
+    const r = await client.send(
+      new GetSnapshotBlockCommand({
+        SnapshotId: snapshotId,
+        BlockIndex: b.BlockIndex,
+        BlockToken: b.BlockToken,
+      }),
+    );
     let n = 0;
     const chunks = [];
     for await (const chunk of r.BlockData) {
@@ -174,31 +211,68 @@ async function getAll(snapshotId, blocks) {
   });
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const puts = [];
-const gets = [];
-let lastSnapshot;
-for (let round = 0; round < (values.only === 'get' ? 1 : ROUNDS); round++) {
-  const { SnapshotId } = await client.send(new StartSnapshotCommand({ VolumeSize: GIB }));
-  puts.push(await measure(BLOCKS * BLOCK, () => putAll(SnapshotId)));
-  lastSnapshot = SnapshotId;
+const sandbox = await startChild(SANDBOX);
+const bare = values['no-baseline'] ? undefined : await startChild(BARE);
+const sbClient = clientFor(sandbox.endpoint, sandbox.accounts[0]);
+const bareClient = bare && clientFor(bare.endpoint, sandbox.accounts[0]);
+
+/** One snapshot written through the EBS direct API; the last one is kept for reading. */
+async function sandboxPut() {
+  const { SnapshotId } = await sbClient.send(new StartSnapshotCommand({ VolumeSize: GIB }));
+  const m = await measure(sandbox.endpoint, () => putAll(sbClient, SnapshotId));
+  await sbClient.send(new CompleteSnapshotCommand({ SnapshotId, ChangedBlocksCount: BLOCKS }));
+  return { m, SnapshotId };
+}
+
+async function listAll(snapshotId) {
+  const blocks = [];
+  let token;
+  do {
+    const page = await sbClient.send(
+      new ListSnapshotBlocksCommand({ SnapshotId: snapshotId, MaxResults: 10000, NextToken: token }),
+    );
+    blocks.push(...page.Blocks);
+    token = page.NextToken;
+  } while (token);
+  return blocks;
+}
+
+const results = { sandboxPut: [], barePut: [], sandboxGet: [], bareGet: [] };
+let snapshot;
+const putRounds = values.only === 'get' ? 1 : ROUNDS;
+for (let round = 0; round < putRounds; round++) {
+  const { m, SnapshotId } = await sandboxPut();
+  results.sandboxPut.push(m);
+  snapshot = SnapshotId;
+  if (bareClient) results.barePut.push(await measure(bare.endpoint, () => putAll(bareClient, 'snap-bare')));
 }
 if (values.only !== 'put') {
-  const blocks = await listAll(lastSnapshot);
-  await getAll(lastSnapshot, blocks); // warm-up: connections, JIT
-  for (let round = 0; round < ROUNDS; round++) gets.push(await measure(BLOCKS * BLOCK, () => getAll(lastSnapshot, blocks)));
+  const blocks = await listAll(snapshot);
+  await getAll(sbClient, snapshot, blocks); // warm-up: connections, JIT
+  if (bareClient) await getAll(bareClient, 'snap-bare', blocks);
+  for (let round = 0; round < ROUNDS; round++) {
+    results.sandboxGet.push(await measure(sandbox.endpoint, () => getAll(sbClient, snapshot, blocks)));
+    if (bareClient)
+      results.bareGet.push(await measure(bare.endpoint, () => getAll(bareClient, 'snap-bare', blocks)));
+  }
 }
 
-const fmt = (rows, key) => `${median(rows.map((r) => r[key])).toFixed(2)} (${rows.map((r) => r[key].toFixed(2)).join(', ')})`;
-console.log(`| phase | sandbox CPU-s/GB | client CPU-s/GB | MB/s |  (${GIB} GiB x ${ROUNDS} rounds, ${CONCURRENCY} in flight; median (runs))`);
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const fmt = (rows, key) =>
+  `${median(rows.map((r) => r[key])).toFixed(2)} (${rows.map((r) => r[key].toFixed(2)).join(', ')})`;
+const row = (name, rows) =>
+  rows.length &&
+  console.log(
+    `| ${name} | ${fmt(rows, 'serverPerGB')} | ${fmt(rows, 'clientPerGB')} | ${fmt(rows, 'mbps')} |`,
+  );
+console.log(`${GIB} GiB per round, ${ROUNDS} rounds, ${CONCURRENCY} requests in flight; median (each round)`);
+console.log('| phase | server CPU-s/GB | client CPU-s/GB | MB/s |');
 console.log('|---|---|---|---|');
-console.log(`| PutSnapshotBlock (checksums verified) | ${fmt(puts, 'serverPerGB')} | ${fmt(puts, 'clientPerGB')} | ${fmt(puts, 'mbps')} |`);
-if (gets.length) {
-  console.log(`| GetSnapshotBlock (SDK, chunks, no checksum) | ${fmt(gets, 'serverPerGB')} | ${fmt(gets, 'clientPerGB')} | ${fmt(gets, 'mbps')} |`);
-}
+row('sandbox PutSnapshotBlock (checksums verified)', results.sandboxPut);
+row('bare server PUT (SHA-256 checked, written)', results.barePut);
+row('sandbox GetSnapshotBlock (SDK, chunks, no checksum)', results.sandboxGet);
+row('bare server GET (pread, pooled buffers)', results.bareGet);
 
 clearTimeout(deadline);
-if (prof) await new Promise((resolve) => child.once('exit', resolve).kill('SIGTERM'));
-child.kill('SIGKILL');
-rmSync(dataDir, { recursive: true, force: true });
-process.exit(0);
+if (prof) await new Promise((resolve) => sandbox.child.once('exit', resolve).kill('SIGTERM'));
+finish(0);

@@ -1,6 +1,6 @@
 import { LocalStore, type Progress, Repository, type Store } from '@lifeboat/repository';
 import type { Command } from 'commander';
-import { UsageError } from './errors.js';
+import { EXIT, UsageError } from './errors.js';
 import { readPassword } from './password.js';
 import { silentProgress, TerminalProgress } from './progress.js';
 
@@ -48,4 +48,20 @@ export function print(line = ''): void {
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * An abort signal raised by the first SIGINT or SIGTERM, so that a long command stops between steps and removes
+ * what it had half-written; a second signal ends the process at once.
+ */
+export function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    process.stderr.write('\ninterrupting: cleaning up (press Ctrl-C again to quit at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller.signal;
 }

@@ -6,7 +6,15 @@ export class UsageError extends Error {
 }
 
 /** Exit codes scripts can rely on (README.md lists them). */
-export const EXIT = { ok: 0, failure: 1, usage: 2, damaged: 3, password: 4, notFound: 5 } as const;
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  damaged: 3,
+  password: 4,
+  notFound: 5,
+  interrupted: 130,
+} as const;
 
 const BY_CODE: Partial<Record<RepositoryErrorCode, number>> = {
   INVALID_ARGUMENT: EXIT.usage,
@@ -15,6 +23,7 @@ const BY_CODE: Partial<Record<RepositoryErrorCode, number>> = {
   WRONG_PASSWORD: EXIT.password,
   NOT_FOUND: EXIT.notFound,
   REPO_NOT_FOUND: EXIT.notFound,
+  INTERRUPTED: EXIT.interrupted,
 };
 
 export function exitCodeOf(err: unknown): number {

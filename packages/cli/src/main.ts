@@ -3,6 +3,11 @@ import { describe, EXIT, exitCodeOf } from './errors.js';
 import { buildProgram } from './program.js';
 
 async function main(): Promise<void> {
+  // A reader that stops early (lifeboat image cat ... | head) is not an error of ours.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT.ok);
+    throw err;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(process.argv);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, openSync } from 'node:fs';
-import { RepositoryError } from './errors.js';
+import { checkAborted, RepositoryError } from './errors.js';
 import { CHUNK_SIZE, LEAF_BLOCKS, POINT_ID_PATTERN, pointKey } from './format.js';
 import { type DiskRecord, encodeManifest, type Manifest, type ResourceRef } from './manifest.js';
 import type { Progress } from './progress.js';
@@ -30,6 +30,8 @@ export interface BackupOptions {
   configuration?: unknown;
   progress?: Progress;
   workers?: number;
+  /** Aborting stops the backup between batches; no restore point is written. */
+  signal?: AbortSignal;
 }
 
 const BATCH_BLOCKS = 8;
@@ -64,7 +66,7 @@ export async function backupImage(repo: Repository, options: BackupOptions): Pro
             : 'a changed-block list needs --parent: the restore point the changes are relative to',
         );
       }
-      disks.push(await backupDisk(repo, pool, writer, disk, parentDisk, options.progress));
+      disks.push(await backupDisk(repo, pool, writer, disk, parentDisk, options.progress, options.signal));
     }
     await writer.flush();
     const manifest: Manifest = {
@@ -81,6 +83,9 @@ export async function backupImage(repo: Repository, options: BackupOptions): Pro
     };
     await repo.store.put(pointKey(id), encodeManifest(repo.key, repo.codec, manifest));
     return manifest;
+  } catch (err) {
+    await writer.salvage();
+    throw err;
   } finally {
     await pool.close();
   }
@@ -114,6 +119,7 @@ interface DiskContext {
   fd: number;
   sizeBytes: number;
   progress?: Progress;
+  signal?: AbortSignal;
   stats: DiskRecord['stats'];
 }
 
@@ -124,6 +130,7 @@ async function backupDisk(
   disk: DiskSource,
   parentDisk: DiskRecord | undefined,
   progress: Progress | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<DiskRecord> {
   let fd: number;
   try {
@@ -147,6 +154,7 @@ async function backupDisk(
       fd,
       sizeBytes,
       progress,
+      signal,
       stats: { dataBlocks: 0, blocksRead: 0, newChunks: 0, newBytesStored: 0 },
     };
     const bytesBefore = writer.blobBytesAdded;
@@ -262,6 +270,7 @@ async function* processBlocks(
   const maxInFlight = ctx.pool.size * BATCHES_PER_WORKER;
   let batch: number[] = [];
   const launch = () => {
+    checkAborted(ctx.signal, 'the backup');
     const p = runBatch(ctx, batch, sealing);
     p.catch(() => {}); // observed when awaited in order below
     inFlight.push(p);

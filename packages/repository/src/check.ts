@@ -183,7 +183,10 @@ async function verifyPack(
   }
   const { job, worker } = pool.newJob();
   const bytes = new Uint8Array(pack.buffer, pack.byteOffset, pack.byteLength);
-  const transfer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? [bytes.buffer as ArrayBuffer] : [];
+  const transfer =
+    bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+      ? [bytes.buffer as ArrayBuffer]
+      : [];
   const result = await pool.request<OpenResult>(worker, {
     op: 'open',
     job,

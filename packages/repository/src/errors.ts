@@ -15,7 +15,8 @@ export type RepositoryErrorCode =
   | 'STORE_FULL' // no space left on the store
   | 'STORE_IO' // any other I/O failure of the store
   | 'OBJECT_EXISTS' // a write-once object already exists
-  | 'SOURCE_IO'; // reading the image being backed up failed
+  | 'SOURCE_IO' // reading the image being backed up failed
+  | 'INTERRUPTED'; // the caller aborted the operation (a signal)
 
 export class RepositoryError extends Error {
   constructor(
@@ -30,4 +31,10 @@ export class RepositoryError extends Error {
 
 export function isRepositoryError(err: unknown, code?: RepositoryErrorCode): err is RepositoryError {
   return err instanceof RepositoryError && (code === undefined || err.code === code);
+}
+
+/** Throws INTERRUPTED when the signal was aborted: long loops call it between steps. */
+export function checkAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted)
+    throw new RepositoryError('INTERRUPTED', `${what} was interrupted; nothing of it was kept`);
 }

@@ -212,10 +212,32 @@ export class Repository {
     return ids.sort();
   }
 
-  async points(): Promise<Manifest[]> {
+  /**
+   * Every readable restore point, oldest first, and the ones that cannot be read: one damaged manifest must not
+   * hide the others.
+   */
+  async scanPoints(): Promise<{
+    points: Manifest[];
+    damaged: Array<{ id: string; error: RepositoryError }>;
+  }> {
     const ids = await this.pointIds();
-    const manifests = await mapLimit(ids, 8, (id) => this.readPointExact(id));
-    return manifests.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt) || a.id.localeCompare(b.id));
+    const damaged: Array<{ id: string; error: RepositoryError }> = [];
+    const read = await mapLimit(ids, 8, async (id) => {
+      try {
+        return await this.readPointExact(id);
+      } catch (err) {
+        if (!isRepositoryError(err) || err.code === 'STORE_IO') throw err;
+        damaged.push({ id, error: err });
+        return undefined;
+      }
+    });
+    const points = read.filter((m): m is Manifest => m !== undefined);
+    points.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt) || a.id.localeCompare(b.id));
+    return { points, damaged };
+  }
+
+  async points(): Promise<Manifest[]> {
+    return (await this.scanPoints()).points;
   }
 
   async readPointExact(id: string): Promise<Manifest> {
@@ -226,8 +248,7 @@ export class Repository {
   async readPoint(ref: string): Promise<Manifest> {
     const ids = await this.pointIds();
     if (ref === 'latest') {
-      const all = await this.points();
-      const last = all.at(-1);
+      const last = (await this.points()).at(-1);
       if (!last)
         throw new RepositoryError(
           'NOT_FOUND',

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { openBlob } from './blob.js';
-import { RepositoryError } from './errors.js';
+import { checkAborted, RepositoryError } from './errors.js';
 import { CHUNK_SIZE, packKey } from './format.js';
 import type { DiskRecord, Manifest } from './manifest.js';
 import type { IndexEntry } from './pack.js';
@@ -60,9 +60,15 @@ export async function restoreDisk(
   point: Manifest,
   diskName: string | undefined,
   target: string,
-  options: { progress?: Progress; workers?: number; overwrite?: boolean } = {},
+  options: { progress?: Progress; workers?: number; overwrite?: boolean; signal?: AbortSignal } = {},
 ): Promise<DiskRecord> {
   const disk = findDisk(point, diskName);
+  if (!existsSync(dirname(target))) {
+    throw new RepositoryError(
+      'INVALID_ARGUMENT',
+      `the directory ${dirname(target)} of ${target} does not exist`,
+    );
+  }
   if (!options.overwrite && existsSync(target)) {
     throw new RepositoryError('INVALID_ARGUMENT', `${target} exists; remove it or pass --overwrite`);
   }
@@ -85,10 +91,12 @@ export async function restoreDisk(
     const inFlight: Array<Promise<void>> = [];
     const limit = pool.size * RUNS_PER_WORKER;
     for await (const run of runsOf(tree, index.get.bind(index), point, disk)) {
+      checkAborted(options.signal, `the restore of ${disk.name} to ${target}`);
       inFlight.push(restoreRun(repo, pool, run, fd, disk, point, options.progress));
       if (inFlight.length >= limit) await inFlight.shift();
     }
     await Promise.all(inFlight);
+    checkAborted(options.signal, `the restore of ${disk.name} to ${target}`);
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, target);

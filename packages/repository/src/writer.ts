@@ -98,12 +98,22 @@ export class BlobWriter {
     this.repo.indexCommitted(entries);
   }
 
-  /** Stores every open pack and the index files naming them. */
+  /** Stores every open pack and the index files naming them: data packs before the tree packs that name them. */
   async flush(): Promise<void> {
-    await this.closePack('data');
-    await this.closePack('tree');
-    await Promise.all(this.uploads);
-    if (this.failure) throw this.failure;
+    for (const type of ['data', 'tree'] as const) {
+      await this.closePack(type);
+      await Promise.all(this.uploads);
+      if (this.failure) throw this.failure;
+    }
     await this.writeIndex();
+  }
+
+  /**
+   * After a failure: waits for uploads in flight and indexes the packs that were stored, so that the next backup
+   * deduplicates against them instead of uploading them again. Best effort: its own errors are ignored.
+   */
+  async salvage(): Promise<void> {
+    await Promise.allSettled([...this.uploads]);
+    await this.writeIndex().catch(() => {});
   }
 }

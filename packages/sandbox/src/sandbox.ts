@@ -102,7 +102,14 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
     { keepAliveTimeout: 65_000 },
     createListener({ ctx, services, verifier, faults, counters, admin }),
   );
-  const port = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
+  let port: number;
+  try {
+    port = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
+  } catch (e) {
+    engine.close();
+    unlock();
+    throw e;
+  }
   endpoint = `http://${opts.host ?? '127.0.0.1'}:${port}`;
   const sweeper = setInterval(() => expireDirectSnapshots(ctx), EXPIRY_SWEEP_MS);
   sweeper.unref();

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { backupImage, DiskReader, type DiskSource, findDisk, restoreDisk } from '@lifeboat/repository';
 import type { Command } from 'commander';
-import { globals, openRepository, print, printJson, progressFor } from '../context.js';
+import { globals, interruptSignal, openRepository, print, printJson, progressFor } from '../context.js';
 import { UsageError } from '../errors.js';
 import { formatBytes } from '../progress.js';
 
@@ -71,6 +71,7 @@ export function registerImage(program: Command): void {
         configuration: o.config ? readJson(o.config) : undefined,
         progress: progressFor(opts),
         workers: o.workers ? positiveInt(o.workers, '--workers') : undefined,
+        signal: interruptSignal(),
       });
       if (opts.json) return printJson(manifest);
       for (const d of manifest.disks) {
@@ -105,6 +106,7 @@ export function registerImage(program: Command): void {
         const disk = await restoreDisk(r, point, o.disk, target, {
           progress: progressFor(opts),
           overwrite: o.overwrite,
+          signal: interruptSignal(),
           workers: o.workers ? positiveInt(o.workers, '--workers') : undefined,
         });
         if (opts.json) printJson({ point: point.id, disk: disk.name, target, sizeBytes: disk.sizeBytes });

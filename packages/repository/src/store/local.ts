@@ -13,7 +13,22 @@ const TMP_DIR = '.tmp';
  * crash or a full disk never leaves a partial object under a real key.
  */
 export class LocalStore implements Store {
+  private swept = false;
+
   constructor(readonly root: string) {}
+
+  /** Temporary files of writers that were killed: removed once they are an hour old (no writer takes that long). */
+  private async sweepTemporary(): Promise<void> {
+    if (this.swept) return;
+    this.swept = true;
+    const dir = join(this.root, TMP_DIR);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const cutoff = Date.now() - 3600_000;
+    for (const name of names) {
+      const s = await stat(join(dir, name)).catch(() => undefined);
+      if (s && s.mtimeMs < cutoff) await unlink(join(dir, name)).catch(() => {});
+    }
+  }
 
   get location(): string {
     return this.root;
@@ -28,12 +43,13 @@ export class LocalStore implements Store {
     const target = this.path(key);
     const parts = data instanceof Uint8Array ? [data] : data;
     const tmp = join(this.root, TMP_DIR, `${randomBytes(8).toString('hex')}.part`);
+    await this.sweepTemporary();
     try {
       await mkdir(dirname(tmp), { recursive: true });
       await mkdir(dirname(target), { recursive: true });
       const fh = await open(tmp, 'wx');
       try {
-        await fh.writev(parts as Uint8Array[]);
+        await writeAll(fh, parts);
         await fh.sync();
       } finally {
         await fh.close();
@@ -125,6 +141,23 @@ export class LocalStore implements Store {
   }
 }
 
+/**
+ * writev may write less than asked without an error (a full disk, a file size limit): keep writing the rest, and
+ * fail when no progress is possible, so that a short object is never linked under its key.
+ */
+async function writeAll(fh: Awaited<ReturnType<typeof open>>, parts: readonly Uint8Array[]): Promise<void> {
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  let { bytesWritten: done } = await fh.writev(parts as Uint8Array[]);
+  while (done < total) {
+    const rest = Buffer.concat(parts as Uint8Array[]).subarray(done);
+    const { bytesWritten } = await fh.write(rest, 0, rest.length, done);
+    if (bytesWritten === 0) {
+      throw Object.assign(new Error(`only ${done} of ${total} bytes could be written`), { code: 'ENOSPC' });
+    }
+    done += bytesWritten;
+  }
+}
+
 async function syncDir(dir: string): Promise<void> {
   const fh = await open(dir, constants.O_RDONLY);
   try {
@@ -149,7 +182,7 @@ function storeError(err: unknown, what: string): RepositoryError {
       },
     );
   }
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') {
     return new RepositoryError(
       'STORE_FULL',
       `${what}: no space left on the device; free space and run again`,

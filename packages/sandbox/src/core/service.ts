@@ -53,7 +53,10 @@ export interface AwsRequest {
   readonly rawPath: string;
   readonly query: URLSearchParams;
   readonly headers: IncomingHttpHeaders;
-  /** The whole body; services whose bodies are large (S3) read the stream instead (part 2). */
+  /**
+   * The whole body; services whose bodies are large (S3) read the stream instead (part 2). Valid only until
+   * handle() settles: the server reuses block-sized body buffers.
+   */
   readonly body: Buffer;
   /** SHA-256 of body when SigV4 verification already computed it (a signed payload hash), so EBS need not again. */
   readonly bodySha256?: Buffer;

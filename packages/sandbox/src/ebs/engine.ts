@@ -3,7 +3,16 @@ import { join } from 'node:path';
 import { BLOCK_SIZE, type BlockEngine, type BlockRef } from '../core/blocks.js';
 import { AwsError } from '../core/errors.js';
 import type { StateStore, Table } from '../core/state.js';
-import { EMPTY, hashAt, type Layer, lowerBound, NO_DATA, positionOf, type SortedBlocks, ZERO_HASH } from './layer.js';
+import {
+  EMPTY,
+  hashAt,
+  type Layer,
+  lowerBound,
+  NO_DATA,
+  positionOf,
+  type SortedBlocks,
+  ZERO_HASH,
+} from './layer.js';
 import { LayerTree } from './layers.js';
 
 export const BLOCKS_PER_GIB = 1024 ** 3 / BLOCK_SIZE;
@@ -307,7 +316,11 @@ export class LayeredBlockEngine implements BlockEngine {
     }
     const view = layer.parent ? this.tree.view(layer.parent) : EMPTY;
     const pos = positionOf(view, index);
-    this.tree.readInto(pos < 0 ? 0 : (view.owners[pos] as number), pos < 0 ? NO_DATA : (view.slots[pos] as number), out);
+    this.tree.readInto(
+      pos < 0 ? 0 : (view.owners[pos] as number),
+      pos < 0 ? NO_DATA : (view.slots[pos] as number),
+      out,
+    );
     return out;
   }
 

@@ -115,7 +115,8 @@ export class Layer {
       slot = this.nextSlot++;
       const fd = this.fds.get(this.dataFile);
       let done = 0;
-      while (done < data.length) done += writeSync(fd, data, done, data.length - done, slot * BLOCK_SIZE + done);
+      while (done < data.length)
+        done += writeSync(fd, data, done, data.length - done, slot * BLOCK_SIZE + done);
     }
     const rec = Buffer.allocUnsafe(RECORD);
     rec.writeUInt32LE(index, 0);

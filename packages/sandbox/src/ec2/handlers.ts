@@ -29,15 +29,9 @@ import {
 import { copySnapshot } from './snapshot-copy.js';
 import { createSnapshot, createSnapshots, deleteSnapshot, describeSnapshots } from './snapshots.js';
 import { createTags, deleteTags, describeTags } from './tags.js';
-import {
-  attachVolume,
-  createVolume,
-  deleteVolume,
-  describeVolumes,
-  describeVolumesModifications,
-  detachVolume,
-  modifyVolume,
-} from './volumes.js';
+import { attachVolume, detachVolume } from './volume-attachments.js';
+import { describeVolumesModifications, modifyVolume } from './volume-modifications.js';
+import { createVolume, deleteVolume, describeVolumes } from './volumes.js';
 import { createSubnet, createVpc, deleteSubnet, deleteVpc, describeSubnets, describeVpcs } from './vpcs.js';
 
 /** Every EC2 action the sandbox answers, by its Query `Action` name. */

@@ -65,7 +65,12 @@ export function snapshotVisible(s: SnapshotRecord, now: number): boolean {
 
 export function snapshotStatus(s: SnapshotRecord, now: number): { state: string; progress: string } {
   if (s.state === 'error' || s.direct?.status === 'error') return { state: 'error', progress: '0%' };
-  if (s.direct && s.direct.status !== 'completed') return { state: 'pending', progress: '0%' };
+  // EBS direct snapshots stay pending until CompleteSnapshot, and fail when their Timeout passes first.
+  if (s.direct?.status === 'pending') {
+    return now > Date.parse(s.direct.timeoutAt)
+      ? { state: 'error', progress: '0%' }
+      : { state: 'pending', progress: '0%' };
+  }
   const start = Date.parse(s.startTime);
   const end = Date.parse(s.completesAt);
   if (now >= end) return { state: 'completed', progress: '100%' };

@@ -2,7 +2,7 @@ import { AwsError } from '../core/errors.js';
 import type { SnapshotRecord, Tag, VolumeRecord } from '../core/model.js';
 import { byId, type Call, checkId, encryptionOf, type Handler, iso, later, mine, tables } from './call.js';
 import { applyFilters } from './filters.js';
-import { attachmentStatus, instanceState, modificationState, volumeStatus } from './lifecycle.js';
+import { attachmentStatus, volumeStatus } from './lifecycle.js';
 import { paginate } from './paging.js';
 import { checkZone } from './regions.js';
 import { findRestorableSnapshot } from './snapshot-access.js';
@@ -33,7 +33,7 @@ export interface VolumeSpec {
 }
 
 /** Checks a volume's type, size and performance settings and fills in AWS's defaults. */
-function performance(
+export function volumePerformance(
   spec: VolumeSpec,
   size: number,
 ): Pick<VolumeRecord, 'volumeType' | 'iops' | 'throughput'> {
@@ -95,7 +95,7 @@ export function resolveVolume(c: Call, spec: VolumeSpec): ResolvedVolume {
     region: c.region,
     availabilityZone: spec.zone,
     sizeGiB: size,
-    ...performance(spec, size),
+    ...volumePerformance(spec, size),
     ...encryptionOf(c, spec.encrypted, spec.kmsKeyId, snap),
     snapshotId: snap?.snapshotId,
     tags: spec.tags,
@@ -225,187 +225,4 @@ export const deleteVolume: Handler = (c) => {
   c.ctx.blocks.deleteVolume(v.volumeId);
   tables(c).volumes.delete(v.volumeId);
   return { return: true };
-};
-
-export const attachVolume: Handler = (c) => {
-  const v = findVolume(c, c.p.req('VolumeId'));
-  const instanceId = c.p.req('InstanceId');
-  const device = c.p.req('Device');
-  checkId('i', instanceId, 'InvalidInstanceID.Malformed');
-  const i = tables(c).instances.get(instanceId);
-  if (!i || i.ownerId !== c.accountId || i.region !== c.region) {
-    throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
-  }
-  const status = volumeStatus(v, c.now);
-  if (status === 'in-use')
-    throw new AwsError('VolumeInUse', `${v.volumeId} is already attached to an instance`);
-  if (status !== 'available') throw new AwsError('IncorrectState', `${v.volumeId} is not 'available'.`);
-  const state = instanceState(i, c.ctx, c.now).name;
-  if (state !== 'running' && state !== 'stopped') {
-    throw new AwsError('IncorrectState', `Instance '${instanceId}' is not 'running'.`);
-  }
-  if (v.availabilityZone !== i.availabilityZone) {
-    throw new AwsError(
-      'InvalidVolume.ZoneMismatch',
-      `The volume '${v.volumeId}' is not in the same availability zone as instance '${instanceId}'`,
-    );
-  }
-  const busy = [...tables(c).volumes.values()].some((x) =>
-    x.attachments.some((a) => a.instanceId === instanceId && a.device === device),
-  );
-  if (busy || device === i.rootDeviceName) {
-    throw new AwsError(
-      'InvalidParameterValue',
-      `Invalid value '${device}' for unixDevice. Attachment point ${device} is already in use`,
-    );
-  }
-  const a = {
-    instanceId,
-    device,
-    attachTime: iso(c.now),
-    deleteOnTermination: false,
-    state: 'attaching' as const,
-  };
-  const updated = { ...v, attachments: [a] };
-  tables(c).volumes.put(v.volumeId, updated);
-  return attachmentXml(c, updated, a);
-};
-
-export const detachVolume: Handler = (c) => {
-  const v = findVolume(c, c.p.req('VolumeId'));
-  const a = v.attachments[0];
-  if (!a)
-    throw new AwsError(
-      'IncorrectState',
-      `Volume '${v.volumeId}' is in the '${volumeStatus(v, c.now)}' state.`,
-    );
-  const instanceId = c.p.str('InstanceId');
-  if (instanceId && instanceId !== a.instanceId) {
-    throw new AwsError(
-      'InvalidAttachment.NotFound',
-      `Volume '${v.volumeId}' is not attached to instance '${instanceId}'`,
-    );
-  }
-  const i = tables(c).instances.get(a.instanceId);
-  // The root volume of a running instance cannot go, forced or not.
-  if (i && a.device === i.rootDeviceName && instanceState(i, c.ctx, c.now).name !== 'stopped') {
-    throw new AwsError(
-      'IncorrectState',
-      `Unable to detach root volume '${v.volumeId}' from instance '${a.instanceId}'`,
-    );
-  }
-  if (a.state === 'detaching') return attachmentXml(c, v, a);
-  const detaching = { ...a, state: 'detaching' as const };
-  const updated = { ...v, attachments: [detaching] };
-  tables(c).volumes.put(v.volumeId, updated);
-  const timerId = `detach:${v.volumeId}`;
-  tables(c).timers.put(timerId, {
-    id: timerId,
-    at: later(c, c.ctx.timing.volumeSeconds),
-    kind: 'detach',
-    volumeId: v.volumeId,
-    instanceId: a.instanceId,
-  });
-  return attachmentXml(c, updated, detaching);
-};
-
-export const modifyVolume: Handler = (c) => {
-  const v = findVolume(c, c.p.req('VolumeId'));
-  if (volumeStatus(v, c.now) === 'creating')
-    throw new AwsError('IncorrectState', `Volume '${v.volumeId}' is in the 'creating' state.`);
-  const prev = tables(c).modifications.get(v.volumeId);
-  if (prev && modificationState(prev, c.now).state === 'modifying') {
-    throw new AwsError(
-      'IncorrectModificationState',
-      `Cannot modify volume ${v.volumeId} while it is in modifying state`,
-    );
-  }
-  const size = c.p.int('Size') ?? v.sizeGiB;
-  if (size < v.sizeGiB)
-    throw new AwsError('InvalidParameterValue', 'New size cannot be smaller than existing size');
-  const type = c.p.str('VolumeType') ?? v.volumeType;
-  const iops = c.p.int('Iops') ?? (type === v.volumeType ? (type === 'gp2' ? undefined : v.iops) : undefined);
-  const perf = performance(
-    {
-      zone: v.availabilityZone,
-      volumeType: type,
-      iops,
-      throughput: c.p.int('Throughput') ?? v.throughput,
-      tags: [],
-    },
-    size,
-  );
-  if (
-    size === v.sizeGiB &&
-    perf.volumeType === v.volumeType &&
-    perf.iops === v.iops &&
-    perf.throughput === v.throughput
-  ) {
-    throw new AwsError(
-      'InvalidParameterCombination',
-      'New size, type, iops or throughput must differ from the current ones',
-    );
-  }
-  if (size > v.sizeGiB) c.ctx.blocks.resizeVolume(v.volumeId, size);
-  tables(c).volumes.put(v.volumeId, { ...v, sizeGiB: size, ...perf });
-  const m = {
-    volumeId: v.volumeId,
-    ownerId: c.accountId,
-    region: c.region,
-    originalSize: v.sizeGiB,
-    targetSize: size,
-    originalVolumeType: v.volumeType,
-    targetVolumeType: perf.volumeType,
-    originalIops: v.iops,
-    targetIops: perf.iops,
-    startTime: iso(c.now),
-    optimizingAt: later(c, c.ctx.timing.volumeSeconds),
-    completesAt: later(c, 2 * c.ctx.timing.volumeSeconds),
-  };
-  tables(c).modifications.put(v.volumeId, m);
-  return { volumeModification: modificationXml(c, m) };
-};
-
-function modificationXml(c: Call, m: Parameters<typeof modificationState>[0]) {
-  const s = modificationState(m, c.now);
-  return {
-    volumeId: m.volumeId,
-    modificationState: s.state,
-    targetSize: m.targetSize,
-    targetIops: m.targetIops,
-    targetVolumeType: m.targetVolumeType,
-    targetMultiAttachEnabled: false,
-    originalSize: m.originalSize,
-    originalIops: m.originalIops,
-    originalVolumeType: m.originalVolumeType,
-    originalMultiAttachEnabled: false,
-    progress: s.progress,
-    startTime: m.startTime,
-    endTime: s.state === 'completed' ? m.completesAt : undefined,
-  };
-}
-
-export const describeVolumesModifications: Handler = (c) => {
-  const ids = c.p.list('VolumeId');
-  const all = mine(c, tables(c).modifications);
-  for (const id of ids) {
-    if (!all.some((m) => m.volumeId === id)) {
-      throw new AwsError(
-        'InvalidVolumeModification.NotFound',
-        `Modification for volume '${id}' does not exist.`,
-      );
-    }
-  }
-  const rows = all.filter((m) => ids.length === 0 || ids.includes(m.volumeId));
-  const filtered = applyFilters(rows, c.p.filters(), {
-    'volume-id': (m) => m.volumeId,
-    'modification-state': (m) => modificationState(m, c.now).state,
-    'target-size': (m) => m.targetSize,
-    'original-size': (m) => m.originalSize,
-    'target-volume-type': (m) => m.targetVolumeType,
-    'original-volume-type': (m) => m.originalVolumeType,
-    'start-time': (m) => m.startTime,
-  });
-  const page = paginate(filtered.sort(byId((m) => m.volumeId)), c.p, (m) => m.volumeId, { min: 5, max: 500 });
-  return { volumeModificationSet: page.items.map((m) => modificationXml(c, m)), nextToken: page.nextToken };
 };

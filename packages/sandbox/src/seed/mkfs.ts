@@ -12,7 +12,8 @@ import { forEachDataBlock } from './sparse.js';
 const TOOL_ENV = {
   ...process.env,
   PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`,
-  // Fixed timestamps in the superblock, so that two seedings make the same bytes (e2fsprogs honours this).
+  // Fixed superblock and inode creation times (e2fsprogs honours this). Inode ctimes still come from the source
+  // files, which only root could set, so images are alike in content, not byte for byte.
   E2FSPROGS_FAKE_TIME: '1717200000',
 };
 
@@ -20,9 +21,24 @@ export function hasTool(name: string): boolean {
   return spawnSync(name, ['-V'], { env: TOOL_ENV, stdio: 'ignore', timeout: 5000 }).error === undefined;
 }
 
+/** The Debian package each tool comes from, for an error that says what to install. */
+const PACKAGES: Record<string, string> = {
+  'mkfs.ext4': 'e2fsprogs',
+  'mkfs.xfs': 'xfsprogs',
+  sfdisk: 'fdisk',
+  xfs_io: 'xfsprogs',
+};
+
+function spawnError(cmd: string, e: Error): Error {
+  const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+  return new Error(
+    missing ? `${cmd} not found: install the Debian package ${PACKAGES[cmd] ?? cmd}` : `${cmd}: ${e.message}`,
+  );
+}
+
 function run(cmd: string, args: string[], input?: string): void {
   const r = spawnSync(cmd, args, { env: TOOL_ENV, input, encoding: 'utf8', timeout: 60_000 });
-  if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
+  if (r.error) throw spawnError(cmd, r.error);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
 }
 
@@ -34,7 +50,7 @@ function runAsync(cmd: string, args: string[]): Promise<void> {
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
-    child.on('error', (e) => reject(new Error(`${cmd}: ${e.message}`)));
+    child.on('error', (e) => reject(spawnError(cmd, e)));
     child.on('close', (code) =>
       code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed (${code}): ${stderr}`)),
     );

@@ -11,6 +11,8 @@ import type { FaultRule, Faults } from './faults.js';
 const GiB = 1024 ** 3;
 /** Import reads this much at a time: large reads, then each 512 KiB block is checked for zeros. */
 const IMPORT_CHUNK = 16 * BLOCK_SIZE;
+/** One read of volume content is held in memory whole: keep it bounded. */
+const MAX_READ = 256 * 1024 * 1024;
 
 export interface NewVolume {
   accountId: string;
@@ -44,12 +46,17 @@ export class AdminOps {
   /** A new available volume, empty or from a snapshot (as EC2 CreateVolume would make it, without the wait). */
   createVolume(v: NewVolume): VolumeRecord {
     this.checkPlacement(v);
-    const snap = v.snapshotId ? this.ctx.state.table<SnapshotRecord>('snapshots').get(v.snapshotId) : undefined;
+    const snap = v.snapshotId
+      ? this.ctx.state.table<SnapshotRecord>('snapshots').get(v.snapshotId)
+      : undefined;
     if (v.snapshotId && (!snap || snap.ownerId !== v.accountId || snap.region !== v.region)) {
       throw new AwsError('InvalidSnapshot.NotFound', `The snapshot '${v.snapshotId}' does not exist.`, 404);
     }
     if (!Number.isInteger(v.sizeGiB) || v.sizeGiB < (snap?.volumeSizeGiB ?? 1) || v.sizeGiB > 65536) {
-      throw new AwsError('InvalidParameterValue', 'sizeGiB must be an integer from 1 (or the snapshot size) to 65536');
+      throw new AwsError(
+        'InvalidParameterValue',
+        'sizeGiB must be an integer from 1 (or the snapshot size) to 65536',
+      );
     }
     const volumeId = this.ctx.newId('vol');
     const now = new Date(this.ctx.now()).toISOString();
@@ -115,6 +122,7 @@ export class AdminOps {
 
   readVolume(volumeId: string, offset: number, length: number): Buffer {
     this.volumeRecord(volumeId);
+    if (length > MAX_READ) throw new AwsError('InvalidParameterValue', `Read at most ${MAX_READ} bytes at a time`);
     return this.engine.readVolume(volumeId, offset, length);
   }
 

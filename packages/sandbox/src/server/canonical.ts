@@ -16,12 +16,16 @@ function decode(s: string): string {
   }
 }
 
+const PLAIN_PATH = /^(\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*\/?$/;
+
 /**
  * Canonical URI. S3 signs the path as sent; every other service signs it normalised (empty and dot segments
  * removed) and encoded once more, so "%2F" in a segment becomes "%252F".
  */
 export function canonicalPath(rawPath: string, service: string): string {
   if (service === 's3') return rawPath || '/';
+  // Fast path (every EBS and EC2 request): nothing to normalise or encode.
+  if (PLAIN_PATH.test(rawPath)) return rawPath;
   const segments: string[] = [];
   for (const seg of rawPath.split('/')) {
     if (seg === '' || seg === '.') continue;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError } from '../core/errors.js';
 import type { AwsRequest, Service } from '../core/service.js';
-import { meterResponse, paceResponse, readBody } from './body.js';
+import { meterResponse, paceResponse, readBody, releaseBody } from './body.js';
 import type { Context } from './context.js';
 import type { Counters } from './counters.js';
 import type { FaultRule, Faults } from './faults.js';
@@ -121,6 +121,8 @@ async function serveAws(
   } catch (e) {
     if (res.headersSent) res.destroy();
     else writeAwsError(res, protocol, asAwsError(e, protocol), requestId);
+  } finally {
+    releaseBody(body); // services must not keep req.body past handle()
   }
 }
 

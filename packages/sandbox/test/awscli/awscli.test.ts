@@ -57,7 +57,7 @@ describe.skipIf(!aws)('AWS CLI against the sandbox', () => {
   });
   afterAll(() => sb?.close());
 
-  it('runs, filters, snapshots, tags and reports errors as AWS does', async () => {
+  it('runs, filters, snapshots, tags and reports errors as AWS does', { timeout: 180_000 }, async () => {
     const images = (await json(['describe-images', '--owners', 'amazon'])) as {
       Images: Array<{ ImageId: string }>;
     };

@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SnapshotRecord } from '../../src/core/model.js';
 import type { RunningSandbox } from '../../src/index.js';
 import {
-  b64sha,
   BLOCK_SIZE,
+  b64sha,
   block,
   collect,
   ebs,
@@ -34,7 +34,9 @@ afterAll(() => sb.close());
 
 /** Writes a whole EBS direct snapshot: Start, Put each block, Complete with count and linear checksum. */
 async function writeSnapshot(blocks: Array<[number, Buffer]>, parent?: string, c = client): Promise<string> {
-  const start = await c.send(new StartSnapshotCommand({ VolumeSize: 1, ParentSnapshotId: parent, Timeout: 60 }));
+  const start = await c.send(
+    new StartSnapshotCommand({ VolumeSize: 1, ParentSnapshotId: parent, Timeout: 60 }),
+  );
   const id = start.SnapshotId as string;
   for (const [index, data] of blocks) await put(id, index, data, c);
   await c.send(
@@ -71,7 +73,9 @@ async function listAll(id: string, c = client) {
 }
 
 async function getBlock(id: string, index: number, token: string, c = client) {
-  const r = await c.send(new GetSnapshotBlockCommand({ SnapshotId: id, BlockIndex: index, BlockToken: token }));
+  const r = await c.send(
+    new GetSnapshotBlockCommand({ SnapshotId: id, BlockIndex: index, BlockToken: token }),
+  );
   return { ...r, data: await collect(r.BlockData) };
 }
 
@@ -80,12 +84,21 @@ describe('EBS direct API over HTTP with the AWS SDK v3', () => {
     const start = await client.send(
       new StartSnapshotCommand({ VolumeSize: 1, Description: 'direct', Tags: [{ Key: 'app', Value: 'db' }] }),
     );
-    expect(start).toMatchObject({ Status: 'pending', VolumeSize: 1, BlockSize: BLOCK_SIZE, OwnerId: '111111111111' });
+    expect(start).toMatchObject({
+      Status: 'pending',
+      VolumeSize: 1,
+      BlockSize: BLOCK_SIZE,
+      OwnerId: '111111111111',
+    });
     expect(start.SnapshotId).toMatch(/^snap-[0-9a-f]{17}$/);
     expect(start.StartTime).toBeInstanceOf(Date);
     expect(start.Tags).toEqual([{ Key: 'app', Value: 'db' }]);
     const id = start.SnapshotId as string;
-    const blocks: Array<[number, Buffer]> = [[7, block(1)], [0, block(2)], [2047, block(3)]];
+    const blocks: Array<[number, Buffer]> = [
+      [7, block(1)],
+      [0, block(2)],
+      [2047, block(3)],
+    ];
     for (const [i, d] of blocks) {
       const r = await put(id, i, d);
       expect(r).toMatchObject({ Checksum: b64sha(d), ChecksumAlgorithm: 'SHA256' });
@@ -109,18 +122,39 @@ describe('EBS direct API over HTTP with the AWS SDK v3', () => {
       const got = await getBlock(id, b.BlockIndex as number, b.BlockToken as string);
       const expected = blocks.find(([i]) => i === b.BlockIndex)?.[1] as Buffer;
       expectBytes(got.data, expected);
-      expect(got).toMatchObject({ DataLength: BLOCK_SIZE, Checksum: b64sha(expected), ChecksumAlgorithm: 'SHA256' });
+      expect(got).toMatchObject({
+        DataLength: BLOCK_SIZE,
+        Checksum: b64sha(expected),
+        ChecksumAlgorithm: 'SHA256',
+      });
     }
     const rec = sb.ctx.state.table<SnapshotRecord>('snapshots').get(id);
-    expect(rec).toMatchObject({ origin: 'ebs-direct', description: 'direct', direct: { status: 'completed' } });
+    expect(rec).toMatchObject({
+      origin: 'ebs-direct',
+      description: 'direct',
+      direct: { status: 'completed' },
+    });
   });
 
   it('continues a lineage with ParentSnapshotId: changed blocks and inherited ones', async () => {
-    const parent = await writeSnapshot([[1, block(10)], [2, block(11)]]);
-    const child = await writeSnapshot([[2, block(12)], [3, block(13)]], parent);
+    const parent = await writeSnapshot([
+      [1, block(10)],
+      [2, block(11)],
+    ]);
+    const child = await writeSnapshot(
+      [
+        [2, block(12)],
+        [3, block(13)],
+      ],
+      parent,
+    );
     expect((await listAll(child)).map((b) => b.BlockIndex)).toEqual([1, 2, 3]);
-    const changed = await client.send(new ListChangedBlocksCommand({ FirstSnapshotId: parent, SecondSnapshotId: child }));
-    expect(changed.ChangedBlocks?.map((b) => [b.BlockIndex, !!b.FirstBlockToken, !!b.SecondBlockToken])).toEqual([
+    const changed = await client.send(
+      new ListChangedBlocksCommand({ FirstSnapshotId: parent, SecondSnapshotId: child }),
+    );
+    expect(
+      changed.ChangedBlocks?.map((b) => [b.BlockIndex, !!b.FirstBlockToken, !!b.SecondBlockToken]),
+    ).toEqual([
       [2, true, true],
       [3, false, true],
     ]);
@@ -139,7 +173,12 @@ describe('EBS direct API over HTTP with the AWS SDK v3', () => {
   });
 
   it('pages ListSnapshotBlocks with MaxResults (at least 100) and NextToken', async () => {
-    const vol = sb.createVolume({ accountId: '111111111111', region: 'us-east-1', az: 'us-east-1a', sizeGiB: 1 });
+    const vol = sb.createVolume({
+      accountId: '111111111111',
+      region: 'us-east-1',
+      az: 'us-east-1a',
+      sizeGiB: 1,
+    });
     sb.writeVolume(vol.volumeId, 0, Buffer.alloc(250 * BLOCK_SIZE, 1));
     const snap = sb.snapshotVolume(vol.volumeId).snapshotId;
     const first = await client.send(new ListSnapshotBlocksCommand({ SnapshotId: snap, MaxResults: 5 }));
@@ -149,7 +188,9 @@ describe('EBS direct API over HTTP with the AWS SDK v3', () => {
     );
     expect(second.Blocks?.[0]?.BlockIndex).toBe(100);
     expect((await listAll(snap)).map((b) => b.BlockIndex)).toEqual([...Array(250).keys()]);
-    const tail = await client.send(new ListSnapshotBlocksCommand({ SnapshotId: snap, StartingBlockIndex: 245 }));
+    const tail = await client.send(
+      new ListSnapshotBlocksCommand({ SnapshotId: snap, StartingBlockIndex: 245 }),
+    );
     expect(tail.Blocks?.map((b) => b.BlockIndex)).toEqual([245, 246, 247, 248, 249]);
     await expectAwsError(
       client.send(new ListSnapshotBlocksCommand({ SnapshotId: snap, MaxResults: 10001 })),
@@ -176,7 +217,12 @@ describe('EBS direct API over HTTP with the AWS SDK v3', () => {
   });
 
   it('returns empty ListChangedBlocks pages where only unchanged blocks were scanned', async () => {
-    const vol = sb.createVolume({ accountId: '111111111111', region: 'us-east-1', az: 'us-east-1b', sizeGiB: 1 });
+    const vol = sb.createVolume({
+      accountId: '111111111111',
+      region: 'us-east-1',
+      az: 'us-east-1b',
+      sizeGiB: 1,
+    });
     sb.writeVolume(vol.volumeId, 0, Buffer.alloc(300 * BLOCK_SIZE, 2));
     const a = sb.snapshotVolume(vol.volumeId).snapshotId;
     sb.writeVolume(vol.volumeId, 299 * BLOCK_SIZE, Buffer.alloc(10, 3));
@@ -185,7 +231,12 @@ describe('EBS direct API over HTTP with the AWS SDK v3', () => {
     let token: string | undefined;
     do {
       const page = await client.send(
-        new ListChangedBlocksCommand({ FirstSnapshotId: a, SecondSnapshotId: b, MaxResults: 100, NextToken: token }),
+        new ListChangedBlocksCommand({
+          FirstSnapshotId: a,
+          SecondSnapshotId: b,
+          MaxResults: 100,
+          NextToken: token,
+        }),
       );
       sizes.push(page.ChangedBlocks?.length ?? 0);
       token = page.NextToken;
@@ -194,26 +245,45 @@ describe('EBS direct API over HTTP with the AWS SDK v3', () => {
   });
 
   it('refuses bad and expired block tokens', async () => {
-    const id = await writeSnapshot([[0, block(5)], [1, block(6)]]);
+    const id = await writeSnapshot([
+      [0, block(5)],
+      [1, block(6)],
+    ]);
     const [b0, b1] = (await listAll(id)) as Array<{ BlockToken: string }>;
-    await expectAwsError(getBlock(id, 0, b1?.BlockToken as string), 'ValidationException', 'INVALID_BLOCK_TOKEN');
+    await expectAwsError(
+      getBlock(id, 0, b1?.BlockToken as string),
+      'ValidationException',
+      'INVALID_BLOCK_TOKEN',
+    );
     await expectAwsError(getBlock(id, 0, 'AAAA'), 'ValidationException', 'INVALID_BLOCK_TOKEN');
     sb.advanceClock(8 * 24 * 3600_000);
-    await expectAwsError(getBlock(id, 0, b0?.BlockToken as string), 'ValidationException', 'INVALID_BLOCK_TOKEN');
+    await expectAwsError(
+      getBlock(id, 0, b0?.BlockToken as string),
+      'ValidationException',
+      'INVALID_BLOCK_TOKEN',
+    );
   });
 
   it('checks PutSnapshotBlock checksums and lengths, and CompleteSnapshot counts and aggregates', async () => {
     const { SnapshotId } = await client.send(new StartSnapshotCommand({ VolumeSize: 1 }));
     const id = SnapshotId as string;
     const data = block(20);
-    const bad = { SnapshotId: id, BlockIndex: 0, BlockData: data, DataLength: BLOCK_SIZE, ChecksumAlgorithm: 'SHA256' as const };
+    const bad = {
+      SnapshotId: id,
+      BlockIndex: 0,
+      BlockData: data,
+      DataLength: BLOCK_SIZE,
+      ChecksumAlgorithm: 'SHA256' as const,
+    };
     await expectAwsError(
       client.send(new PutSnapshotBlockCommand({ ...bad, Checksum: b64sha(block(21)) })),
       'ValidationException',
       'INVALID_BLOCK',
     );
     await expectAwsError(
-      client.send(new PutSnapshotBlockCommand({ ...bad, BlockData: data.subarray(0, 100), Checksum: b64sha(data) })),
+      client.send(
+        new PutSnapshotBlockCommand({ ...bad, BlockData: data.subarray(0, 100), Checksum: b64sha(data) }),
+      ),
       'ValidationException',
       'INVALID_PARAMETER_VALUE',
     );
@@ -223,10 +293,21 @@ describe('EBS direct API over HTTP with the AWS SDK v3', () => {
     await put(id, 0, data); // a rewrite of the same block still counts once
     const complete = (over: object) =>
       client.send(new CompleteSnapshotCommand({ SnapshotId: id, ChangedBlocksCount: 2, ...over }));
-    await expectAwsError(complete({ ChangedBlocksCount: 3 }), 'ValidationException', 'INVALID_PARAMETER_VALUE');
-    const wrong = { Checksum: b64sha(data), ChecksumAlgorithm: 'SHA256', ChecksumAggregationMethod: 'LINEAR' };
+    await expectAwsError(
+      complete({ ChangedBlocksCount: 3 }),
+      'ValidationException',
+      'INVALID_PARAMETER_VALUE',
+    );
+    const wrong = {
+      Checksum: b64sha(data),
+      ChecksumAlgorithm: 'SHA256',
+      ChecksumAggregationMethod: 'LINEAR',
+    };
     await expectAwsError(complete(wrong), 'ValidationException', 'INVALID_PARAMETER_VALUE');
-    const right = linearChecksum([[5, block(22)], [0, data]]);
+    const right = linearChecksum([
+      [5, block(22)],
+      [0, data],
+    ]);
     expect((await complete({ ...wrong, Checksum: right })).Status).toBe('completed');
     await expectAwsError(put(id, 1, data), 'ValidationException');
     expect((await complete({})).Status).toBe('completed'); // completing again is harmless
@@ -254,17 +335,27 @@ describe('EBS direct API over HTTP with the AWS SDK v3', () => {
       'INVALID_VOLUME_SIZE',
     );
     const enc = await client.send(
-      new StartSnapshotCommand({ VolumeSize: 1, Encrypted: true, KmsKeyArn: 'arn:aws:kms:us-east-1:111111111111:key/k1' }),
+      new StartSnapshotCommand({
+        VolumeSize: 1,
+        Encrypted: true,
+        KmsKeyArn: 'arn:aws:kms:us-east-1:111111111111:key/k1',
+      }),
     );
     expect(enc.KmsKeyArn).toBe('arn:aws:kms:us-east-1:111111111111:key/k1');
-    expect(sb.ctx.state.table<SnapshotRecord>('snapshots').get(enc.SnapshotId as string)?.encrypted).toBe(true);
+    expect(sb.ctx.state.table<SnapshotRecord>('snapshots').get(enc.SnapshotId as string)?.encrypted).toBe(
+      true,
+    );
   });
 
   it('times out snapshots not completed within Timeout', async () => {
     const { SnapshotId } = await client.send(new StartSnapshotCommand({ VolumeSize: 1, Timeout: 10 }));
     await put(SnapshotId as string, 0, block(1));
     sb.advanceClock(11 * 60_000);
-    await expectAwsError(put(SnapshotId as string, 1, block(1)), 'ValidationException', 'WRITE_REQUEST_TIMEOUT');
+    await expectAwsError(
+      put(SnapshotId as string, 1, block(1)),
+      'ValidationException',
+      'WRITE_REQUEST_TIMEOUT',
+    );
     const rec = sb.ctx.state.table<SnapshotRecord>('snapshots').get(SnapshotId as string);
     expect(rec?.state).toBe('error');
   });
@@ -295,7 +386,10 @@ describe('EBS direct API over HTTP with the AWS SDK v3', () => {
       'AccessDeniedException',
     );
     const euClient = ebs(sb, sb.accounts[0], { region: 'eu-west-1' });
-    await expectAwsError(euClient.send(new ListSnapshotBlocksCommand({ SnapshotId: id })), 'ResourceNotFoundException');
+    await expectAwsError(
+      euClient.send(new ListSnapshotBlocksCommand({ SnapshotId: id })),
+      'ResourceNotFoundException',
+    );
   });
 
   it('throttles when quotas are on, and when faults say so', async () => {
@@ -315,9 +409,15 @@ describe('EBS direct API over HTTP with the AWS SDK v3', () => {
     }
     sb.addFault({ service: 'ebs', operation: 'ListSnapshotBlocks', kind: 'throttle', count: 1 });
     sb.addFault({ service: 'ebs', operation: 'ListSnapshotBlocks', kind: 'error5xx', count: 1 });
-    const e = await expectAwsError(client.send(new ListSnapshotBlocksCommand({ SnapshotId: id })), 'RequestThrottledException');
+    const e = await expectAwsError(
+      client.send(new ListSnapshotBlocksCommand({ SnapshotId: id })),
+      'RequestThrottledException',
+    );
     expect((e as { $retryable?: unknown; $fault?: string }).$fault).toBe('client');
-    const e5 = await expectAwsError(client.send(new ListSnapshotBlocksCommand({ SnapshotId: id })), 'InternalServerException');
+    const e5 = await expectAwsError(
+      client.send(new ListSnapshotBlocksCommand({ SnapshotId: id })),
+      'InternalServerException',
+    );
     expect((e5 as { $fault?: string }).$fault).toBe('server');
     expect((await client.send(new ListSnapshotBlocksCommand({ SnapshotId: id }))).Blocks).toHaveLength(1);
   });

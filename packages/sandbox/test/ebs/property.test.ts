@@ -1,4 +1,8 @@
-import { GetSnapshotBlockCommand, ListChangedBlocksCommand, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
+import {
+  GetSnapshotBlockCommand,
+  ListChangedBlocksCommand,
+  ListSnapshotBlocksCommand,
+} from '@aws-sdk/client-ebs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/index.js';
 import { BLOCK_SIZE, collect, ebs, expectBytes, sandbox, sha256 } from './helpers.js';
@@ -77,7 +81,10 @@ async function run(seed: number) {
       snaps.push({ id: sb.snapshotVolume(vol.volumeId).snapshotId, tags: Int32Array.from(vol.tags) });
     } else {
       const from = snaps[int(snaps.length)] as { id: string; tags: Int32Array };
-      vol = { volumeId: sb.createVolume({ ...place, snapshotId: from.id }).volumeId, tags: Int32Array.from(from.tags) };
+      vol = {
+        volumeId: sb.createVolume({ ...place, snapshotId: from.id }).volumeId,
+        tags: Int32Array.from(from.tags),
+      };
     }
   }
   await verify(snaps, contents, vol, random);
@@ -107,15 +114,23 @@ async function verify(
     const sample = listed.Blocks?.[Math.floor(random() * (listed.Blocks?.length ?? 0))];
     if (sample) {
       const r = await client.send(
-        new GetSnapshotBlockCommand({ SnapshotId: s.id, BlockIndex: sample.BlockIndex, BlockToken: sample.BlockToken }),
+        new GetSnapshotBlockCommand({
+          SnapshotId: s.id,
+          BlockIndex: sample.BlockIndex,
+          BlockToken: sample.BlockToken,
+        }),
       );
-      expectBytes(await collect(r.BlockData), contents.get(s.tags[sample.BlockIndex as number] as number) as Buffer);
+      expectBytes(
+        await collect(r.BlockData),
+        contents.get(s.tags[sample.BlockIndex as number] as number) as Buffer,
+      );
     }
   }
   // Every pair in time order, and a few backwards (the first snapshot newer than the second).
   type Snap = { id: string; tags: Int32Array };
   const pairs: Array<[Snap, Snap]> = snaps.flatMap((a, i) => snaps.slice(i).map((b): [Snap, Snap] => [a, b]));
-  for (let k = 0; k < Math.min(3, snaps.length); k++) pairs.push([snaps[snaps.length - 1 - k] as Snap, snaps[k] as Snap]);
+  for (let k = 0; k < Math.min(3, snaps.length); k++)
+    pairs.push([snaps[snaps.length - 1 - k] as Snap, snaps[k] as Snap]);
   for (const [a, b] of pairs) {
     const expected = [...a.tags.keys()].filter((i) => a.tags[i] !== b.tags[i]);
     const got: Array<[number, boolean, boolean]> = [];
@@ -124,7 +139,8 @@ async function verify(
       const page = await client.send(
         new ListChangedBlocksCommand({ FirstSnapshotId: a.id, SecondSnapshotId: b.id, NextToken: token }),
       );
-      for (const c of page.ChangedBlocks ?? []) got.push([c.BlockIndex as number, !!c.FirstBlockToken, !!c.SecondBlockToken]);
+      for (const c of page.ChangedBlocks ?? [])
+        got.push([c.BlockIndex as number, !!c.FirstBlockToken, !!c.SecondBlockToken]);
       token = page.NextToken;
     } while (token);
     expect(got).toEqual(expected.map((i) => [i, a.tags[i] !== 0, b.tags[i] !== 0]));

@@ -243,6 +243,19 @@ describe('state transitions', () => {
     );
   });
 
+  it('keeps terminated instances visible for about an hour, then forgets them', async () => {
+    const [i] = await launch(ec2);
+    const id = i!.InstanceId!;
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    sb.advance(30 * 60);
+    expect((await describeOne(id)).State?.Name).toBe('terminated');
+    sb.advance(31 * 60);
+    await expectAwsError(
+      ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] })),
+      'InvalidInstanceID.NotFound',
+    );
+  });
+
   it('refuses to terminate or stop protected instances until the attribute is changed', async () => {
     const [i] = await launch(ec2, { DisableApiTermination: true });
     const id = i!.InstanceId!;

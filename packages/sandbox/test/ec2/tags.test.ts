@@ -1,7 +1,9 @@
 import {
+  CreateSnapshotCommand,
   CreateTagsCommand,
   CreateVolumeCommand,
   DeleteTagsCommand,
+  DescribeRegionsCommand,
   DescribeTagsCommand,
   DescribeVolumesCommand,
   type EC2Client,
@@ -136,7 +138,25 @@ describe('tags', () => {
 });
 
 describe('errors', () => {
-  it('answers unknown actions and DryRun as AWS does', async () => {
+  it('answers DryRun, missing parameters and unknown actions as AWS does', async () => {
     await expectAwsError(ec2.send(new DescribeVolumesCommand({ DryRun: true })), 'DryRunOperation', 412);
+    const e = await expectAwsError(
+      ec2.send(new CreateSnapshotCommand({ VolumeId: undefined as unknown as string })),
+      'MissingParameter',
+    );
+    expect(e.message).toBe('The request must contain the parameter VolumeId');
+    // Rewrite the action before signing (same length: Content-Length is already set), as a client that knows
+    // an action the sandbox lacks would send it.
+    const odd = sb.ec2(0, 'us-east-1');
+    odd.middlewareStack.add(
+      (next) => async (args) => {
+        const req = args.request as { body?: string };
+        if (typeof req.body === 'string')
+          req.body = req.body.replace('Action=DescribeRegions', 'Action=FlyToTheMoonNow');
+        return next(args);
+      },
+      { step: 'build' },
+    );
+    await expectAwsError(odd.send(new DescribeRegionsCommand({})), 'InvalidAction');
   });
 });

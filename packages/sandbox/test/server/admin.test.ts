@@ -40,9 +40,18 @@ describe('admin API', () => {
   });
 
   it('writes and reads volume content, and snapshots it for the EBS direct API', async () => {
-    const vol = await json(admin('POST', 'volumes', { accountId: '111111111111', region: 'us-east-1', az: 'us-east-1c', sizeGiB: 1 }));
+    const vol = await json(
+      admin('POST', 'volumes', {
+        accountId: '111111111111',
+        region: 'us-east-1',
+        az: 'us-east-1c',
+        sizeGiB: 1,
+      }),
+    );
     const id = vol.volumeId as string;
-    expect((await admin('PUT', `volumes/${id}/content?offset=${BLOCK_SIZE - 2}`, Buffer.from('hello'))).status).toBe(200);
+    expect(
+      (await admin('PUT', `volumes/${id}/content?offset=${BLOCK_SIZE - 2}`, Buffer.from('hello'))).status,
+    ).toBe(200);
     const back = await admin('GET', `volumes/${id}/content?offset=${BLOCK_SIZE - 4}&length=9`);
     expect(Buffer.from(await back.arrayBuffer()).toString('latin1')).toBe('\0\0hello\0\0');
     expect((await admin('GET', `volumes/vol-00000000000000000/content?offset=0&length=1`)).status).toBe(404);
@@ -58,14 +67,26 @@ describe('admin API', () => {
     writeSync(fd, block(1), 0, BLOCK_SIZE, 0);
     writeSync(fd, Buffer.from('tail'), 0, 4, 64 * 1024 * 1024 - 4); // a 64 MiB file, mostly holes
     closeSync(fd);
-    const vol = await json(admin('POST', 'volumes/import', { path, accountId: '222222222222', region: 'eu-west-1', az: 'eu-west-1a' }));
+    const vol = await json(
+      admin('POST', 'volumes/import', {
+        path,
+        accountId: '222222222222',
+        region: 'eu-west-1',
+        az: 'eu-west-1a',
+      }),
+    );
     expect(vol).toMatchObject({ sizeGiB: 1, blocksWritten: 2, ownerId: '222222222222', region: 'eu-west-1' });
     expectBytes(sb.readVolume(vol.volumeId as string, 0, BLOCK_SIZE), block(1));
     expect(sb.readVolume(vol.volumeId as string, 64 * 1024 * 1024 - 4, 4).toString()).toBe('tail');
   });
 
   it('counts requests and bytes per service and operation', async () => {
-    const vol = sb.createVolume({ accountId: '111111111111', region: 'us-east-1', az: 'us-east-1a', sizeGiB: 1 });
+    const vol = sb.createVolume({
+      accountId: '111111111111',
+      region: 'us-east-1',
+      az: 'us-east-1a',
+      sizeGiB: 1,
+    });
     sb.writeVolume(vol.volumeId, 0, block(2));
     const snap = sb.snapshotVolume(vol.volumeId).snapshotId;
     expect((await admin('POST', 'counters/reset')).status).toBe(200);
@@ -73,7 +94,11 @@ describe('admin API', () => {
     const list = await c.send(new ListSnapshotBlocksCommand({ SnapshotId: snap }));
     for (let i = 0; i < 3; i++) {
       const r = await c.send(
-        new GetSnapshotBlockCommand({ SnapshotId: snap, BlockIndex: 0, BlockToken: list.Blocks?.[0]?.BlockToken }),
+        new GetSnapshotBlockCommand({
+          SnapshotId: snap,
+          BlockIndex: 0,
+          BlockToken: list.Blocks?.[0]?.BlockToken,
+        }),
       );
       await collect(r.BlockData);
     }
@@ -90,24 +115,44 @@ describe('admin API', () => {
   });
 
   it('injects faults: next-N errors, drops, latency and slow bandwidth', async () => {
-    const vol = sb.createVolume({ accountId: '111111111111', region: 'us-east-1', az: 'us-east-1a', sizeGiB: 1 });
+    const vol = sb.createVolume({
+      accountId: '111111111111',
+      region: 'us-east-1',
+      az: 'us-east-1a',
+      sizeGiB: 1,
+    });
     sb.writeVolume(vol.volumeId, 0, block(3));
     const snap = sb.snapshotVolume(vol.volumeId).snapshotId;
     const c = ebs(sb);
     const list = () => c.send(new ListSnapshotBlocksCommand({ SnapshotId: snap }));
-    const { id } = await json(admin('POST', 'faults', { service: 'ebs', operation: 'ListSnapshotBlocks', kind: 'error5xx', count: 2, status: 503 }));
+    const { id } = await json(
+      admin('POST', 'faults', {
+        service: 'ebs',
+        operation: 'ListSnapshotBlocks',
+        kind: 'error5xx',
+        count: 2,
+        status: 503,
+      }),
+    );
     expect(id).toBeTruthy();
     await expectAwsError(list(), 'InternalServerException', undefined, 503);
     await expectAwsError(list(), 'InternalServerException', undefined, 503);
     const token = (await list()).Blocks?.[0]?.BlockToken;
     sb.addFault({ service: 'ebs', operation: 'GetSnapshotBlock', kind: 'drop', count: 1 });
-    const get = () => c.send(new GetSnapshotBlockCommand({ SnapshotId: snap, BlockIndex: 0, BlockToken: token }));
+    const get = () =>
+      c.send(new GetSnapshotBlockCommand({ SnapshotId: snap, BlockIndex: 0, BlockToken: token }));
     await expect(get()).rejects.toThrow();
     sb.addFault({ service: 'ebs', kind: 'latency', latencyMs: 150, count: 1 });
     let t = Date.now();
     await list();
     expect(Date.now() - t).toBeGreaterThanOrEqual(140);
-    sb.addFault({ service: 'ebs', operation: 'GetSnapshotBlock', kind: 'bandwidth', bytesPerSecond: 2 * BLOCK_SIZE, count: 1 });
+    sb.addFault({
+      service: 'ebs',
+      operation: 'GetSnapshotBlock',
+      kind: 'bandwidth',
+      bytesPerSecond: 2 * BLOCK_SIZE,
+      count: 1,
+    });
     t = Date.now();
     expectBytes(await collect((await get()).BlockData), block(3));
     expect(Date.now() - t).toBeGreaterThanOrEqual(400);

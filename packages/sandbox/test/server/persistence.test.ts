@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-ebs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TEST_ACCOUNTS } from '../../src/server/accounts.js';
-import { b64sha, BLOCK_SIZE, block, collect, ebs, expectBytes } from '../ebs/helpers.js';
+import { BLOCK_SIZE, b64sha, block, collect, ebs, expectBytes } from '../ebs/helpers.js';
 
 /** The built package: the sandbox runs in a child process (as `lifeboat sandbox` would) so that we can kill -9 it. */
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
@@ -30,7 +30,9 @@ function startChild(): Promise<{ child: ChildProcess; endpoint: string }> {
   const script = `import { startSandbox } from ${JSON.stringify(DIST)};
     const sb = await startSandbox({ dataDir: ${JSON.stringify(dataDir)}, fast: true, adminToken: 't' });
     console.log(JSON.stringify({ endpoint: sb.endpoint }));`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -69,7 +71,9 @@ async function readAll(c: EBSClient, id: string): Promise<Map<number, Buffer>> {
   const list = await c.send(new ListSnapshotBlocksCommand({ SnapshotId: id }));
   const out = new Map<number, Buffer>();
   for (const b of list.Blocks ?? []) {
-    const r = await c.send(new GetSnapshotBlockCommand({ SnapshotId: id, BlockIndex: b.BlockIndex, BlockToken: b.BlockToken }));
+    const r = await c.send(
+      new GetSnapshotBlockCommand({ SnapshotId: id, BlockIndex: b.BlockIndex, BlockToken: b.BlockToken }),
+    );
     out.set(b.BlockIndex as number, await collect(r.BlockData));
   }
   return out;
@@ -84,16 +88,28 @@ describe('persistence across kill -9', () => {
     for (const i of [0, 9]) await put(c1, done, i, block(i));
     await c1.send(new CompleteSnapshotCommand({ SnapshotId: done, ChangedBlocksCount: 2 }));
     const vol = await (
-      await admin(a.endpoint, 'POST', 'volumes', JSON.stringify({ accountId: '111111111111', region: 'us-east-1', az: 'us-east-1a', sizeGiB: 1 }))
+      await admin(
+        a.endpoint,
+        'POST',
+        'volumes',
+        JSON.stringify({ accountId: '111111111111', region: 'us-east-1', az: 'us-east-1a', sizeGiB: 1 }),
+      )
     ).json();
-    await admin(a.endpoint, 'PUT', `volumes/${vol.volumeId}/content?offset=1000`, Buffer.from('persistent bytes'));
+    await admin(
+      a.endpoint,
+      'PUT',
+      `volumes/${vol.volumeId}/content?offset=1000`,
+      Buffer.from('persistent bytes'),
+    );
     const volSnap = await (await admin(a.endpoint, 'POST', `volumes/${vol.volumeId}/snapshot`)).json();
     await admin(a.endpoint, 'PUT', `volumes/${vol.volumeId}/content?offset=1000`, Buffer.from('PERSISTENT'));
     const pending = (await c1.send(new StartSnapshotCommand({ VolumeSize: 1 }))).SnapshotId as string;
     await put(c1, pending, 1, block(101));
     await put(c1, pending, 2, block(102));
     const busy = (await c1.send(new StartSnapshotCommand({ VolumeSize: 1 }))).SnapshotId as string;
-    const inFlight = Array.from({ length: 24 }, (_, i) => put(c1, busy, i, block(200 + i)).catch(() => undefined));
+    const inFlight = Array.from({ length: 24 }, (_, i) =>
+      put(c1, busy, i, block(200 + i)).catch(() => undefined),
+    );
     await new Promise((r) => setTimeout(r, 15));
     await killHard(a.child);
     await Promise.all(inFlight);

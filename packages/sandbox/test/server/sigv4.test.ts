@@ -4,14 +4,29 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../../src/core/model.js';
 import type { RunningSandbox } from '../../src/index.js';
-import { b64sha, BLOCK_SIZE, block, ebs, expectAwsError, expectBytes, Sha256, sandbox, sha256 } from '../ebs/helpers.js';
+import {
+  BLOCK_SIZE,
+  b64sha,
+  block,
+  ebs,
+  expectAwsError,
+  expectBytes,
+  Sha256,
+  sandbox,
+  sha256,
+} from '../ebs/helpers.js';
 
 let sb: RunningSandbox;
 let snap: string;
 
 beforeAll(async () => {
   sb = await sandbox();
-  const vol = sb.createVolume({ accountId: '111111111111', region: 'us-east-1', az: 'us-east-1a', sizeGiB: 1 });
+  const vol = sb.createVolume({
+    accountId: '111111111111',
+    region: 'us-east-1',
+    az: 'us-east-1a',
+    sizeGiB: 1,
+  });
   sb.writeVolume(vol.volumeId, 3 * BLOCK_SIZE, block(9));
   snap = sb.snapshotVolume(vol.volumeId).snapshotId;
 });
@@ -57,7 +72,11 @@ async function signedFetch(r: Raw): Promise<Response> {
     .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
     .join('&');
   const headers = Object.fromEntries(Object.entries(s.headers).filter(([k]) => k !== 'host'));
-  return fetch(`${sb.endpoint}${r.path}${qs ? `?${qs}` : ''}`, { method: request.method, headers, body: r.body });
+  return fetch(`${sb.endpoint}${r.path}${qs ? `?${qs}` : ''}`, {
+    method: request.method,
+    headers,
+    body: r.body,
+  });
 }
 
 describe('SigV4 verification', () => {
@@ -74,13 +93,21 @@ describe('SigV4 verification', () => {
         credentials: { accessKeyId: a.accessKeyId, secretAccessKey: a.secretAccessKey },
         maxAttempts: 1,
       });
-    await expectAwsError(ec2(wrongSecret).send(new DescribeRegionsCommand({})), 'SignatureDoesNotMatch', undefined, 403);
+    await expectAwsError(
+      ec2(wrongSecret).send(new DescribeRegionsCommand({})),
+      'SignatureDoesNotMatch',
+      undefined,
+      403,
+    );
     await expectAwsError(ec2(unknownKey).send(new DescribeRegionsCommand({})), 'AuthFailure', undefined, 401);
   });
 
   it('refuses requests signed too far from its clock', async () => {
     const skewed = ebs(sb, owner(), { systemClockOffset: -30 * 60_000 });
-    const e = await expectAwsError(skewed.send(new ListSnapshotBlocksCommand({ SnapshotId: snap })), 'InvalidSignatureException');
+    const e = await expectAwsError(
+      skewed.send(new ListSnapshotBlocksCommand({ SnapshotId: snap })),
+      'InvalidSignatureException',
+    );
     expect((e as unknown as Error).message).toMatch(/Signature expired/);
   });
 
@@ -92,8 +119,13 @@ describe('SigV4 verification', () => {
   it('accepts presigned URLs until they expire', async () => {
     const list = await signedFetch({ path: `/snapshots/${snap}/blocks`, presign: { expiresIn: 60 } });
     expect(list.status).toBe(200);
-    const token = ((await list.json()) as { Blocks: Array<{ BlockToken: string }> }).Blocks[0]?.BlockToken as string;
-    const get = await signedFetch({ path: `/snapshots/${snap}/blocks/3`, query: { blockToken: token }, presign: { expiresIn: 60 } });
+    const token = ((await list.json()) as { Blocks: Array<{ BlockToken: string }> }).Blocks[0]
+      ?.BlockToken as string;
+    const get = await signedFetch({
+      path: `/snapshots/${snap}/blocks/3`,
+      query: { blockToken: token },
+      presign: { expiresIn: 60 },
+    });
     expect(get.status).toBe(200);
     expect(get.headers.get('x-amz-checksum')).toBe(b64sha(block(9)));
     expectBytes(Buffer.from(await get.arrayBuffer()), block(9));
@@ -110,7 +142,11 @@ describe('SigV4 verification', () => {
     const bare = await fetch(`${sb.endpoint}/snapshots/${snap}/blocks`);
     expect(bare.status).toBe(403);
     expect(bare.headers.get('x-amzn-errortype')).toBe('MissingAuthenticationTokenException');
-    const signer = await signedFetch({ path: `/snapshots/${snap}/blocks`, query: { maxResults: '100' }, presign: { expiresIn: 60 } });
+    const signer = await signedFetch({
+      path: `/snapshots/${snap}/blocks`,
+      query: { maxResults: '100' },
+      presign: { expiresIn: 60 },
+    });
     expect(signer.status).toBe(200);
     const url = new URL(signer.url);
     url.searchParams.set('maxResults', '200');
