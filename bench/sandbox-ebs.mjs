@@ -10,9 +10,9 @@
 // Each round also runs the same client against a bare node:http server doing the least a server must (pooled
 // buffers, SHA-256 of each received block checked and written to a file; blocks read from that file), so that the
 // sandbox's figures can be read against what this machine costs at the same moment: the build VM is shared and
-// its figures move by 2x with the load.
+// its figures move by 2x with the load. Dirty pages are flushed (sync) before each measured phase.
 // BENCH_PROF=file.cpuprofile writes a CPU profile of the sandbox process.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
@@ -150,8 +150,13 @@ async function pool(n, concurrency, work) {
   );
 }
 
-/** Measures one phase: wall time, server CPU and client CPU. */
+/**
+ * Measures one phase: wall time, server CPU and client CPU. Dirty pages are flushed first: past the kernel's
+ * dirty threshold (about 2 GB here) every page-cache write is throttled and costs the writer 1.5-2.5 CPU-s per
+ * GiB instead of 0.2 on this VM, which measures the disk, not the server.
+ */
 async function measure(endpoint, run) {
+  execFileSync('sync');
   const bytes = BLOCKS * BLOCK;
   const s0 = await serverCpu(endpoint);
   const c0 = process.cpuUsage();

@@ -24,6 +24,7 @@ const BY_CODE: Partial<Record<RepositoryErrorCode, number>> = {
   NOT_FOUND: EXIT.notFound,
   REPO_NOT_FOUND: EXIT.notFound,
   INTERRUPTED: EXIT.interrupted,
+  LEASE_HELD: EXIT.busy,
 };
 
 export function exitCodeOf(err: unknown): number {

@@ -1,3 +1,4 @@
+import { armCrashPoint } from '@lifeboat/repository';
 import { CommanderError } from 'commander';
 import { describe, EXIT, exitCodeOf } from './errors.js';
 import { buildProgram } from './program.js';
@@ -8,6 +9,7 @@ async function main(): Promise<void> {
     if (err.code === 'EPIPE') process.exit(EXIT.ok);
     throw err;
   });
+  armCrashPoint(process.env.LIFEBOAT_CRASH_AT); // deterministic crash tests only
   const program = buildProgram();
   try {
     await program.parseAsync(process.argv);

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerImage } from './commands/image.js';
+import { registerMaintenance } from './commands/maintenance.js';
 import { registerPoints } from './commands/points.js';
 import { registerRepo } from './commands/repo.js';
 import { registerSandbox } from './commands/sandbox.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerRepo(program);
   registerImage(program);
   registerPoints(program);
+  registerMaintenance(program);
   registerSandbox(program);
   return program;
 }

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, openSync } from 'node:fs';
+import { crashPoint } from './crash.js';
 import { checkAborted, RepositoryError } from './errors.js';
 import { CHUNK_SIZE, LEAF_BLOCKS, POINT_ID_PATTERN, pointKey } from './format.js';
 import { type DiskRecord, encodeManifest, type Manifest, type ResourceRef } from './manifest.js';
 import type { Progress } from './progress.js';
 import type { Repository } from './repository.js';
+import { BackupSession, doomedPacks } from './sessions.js';
 import { TreeBuilder } from './tree/builder.js';
 import { decodeNode, encodeLeaf, type Slot } from './tree/codec.js';
 import { TreeReader } from './tree/reader.js';
@@ -51,10 +53,15 @@ export async function backupImage(repo: Repository, options: BackupOptions): Pro
     throw new RepositoryError('INVALID_ARGUMENT', `restore point ${id} already exists; choose another id`);
   }
   const parent = options.parent ? await repo.readPoint(options.parent) : undefined;
-  await repo.loadIndex();
-  const pool = new WorkerPool({ secret: repo.key.secret, repositoryId: repo.id }, options.workers);
-  const writer = new BlobWriter(repo);
+  // Announce the session before reading the index, so that prune cannot delete what this backup deduplicates
+  // against; read prune plans after it, so as not to deduplicate against what prune is about to delete.
+  const session = await BackupSession.start(repo);
+  repo.invalidateIndex();
+  let pool: WorkerPool | undefined;
+  const writer = new BlobWriter(repo, await doomedPacks(repo));
   try {
+    await repo.loadIndex();
+    pool = new WorkerPool({ secret: repo.key.secret, repositoryId: repo.id }, options.workers);
     const disks: DiskRecord[] = [];
     for (const disk of options.disks) {
       const parentDisk = parent?.disks.find((d) => d.name === disk.name);
@@ -66,7 +73,7 @@ export async function backupImage(repo: Repository, options: BackupOptions): Pro
             : 'a changed-block list needs --parent: the restore point the changes are relative to',
         );
       }
-      disks.push(await backupDisk(repo, pool, writer, disk, parentDisk, options.progress, options.signal));
+      disks.push(await backupDisk(repo, pool!, writer, disk, parentDisk, options.progress, options.signal));
     }
     await writer.flush();
     const manifest: Manifest = {
@@ -81,13 +88,16 @@ export async function backupImage(repo: Repository, options: BackupOptions): Pro
       ...(options.configuration !== undefined ? { configuration: options.configuration } : {}),
       client: 'lifeboat/0.1.0',
     };
+    crashPoint('backup:before-manifest');
     await repo.store.put(pointKey(id), encodeManifest(repo.key, repo.codec, manifest));
+    crashPoint('backup:after-manifest');
     return manifest;
   } catch (err) {
     await writer.salvage();
     throw err;
   } finally {
-    await pool.close();
+    await pool?.close();
+    await session.end().catch(() => {}); // an expired marker stops holding prune back anyway
   }
 }
 

@@ -16,7 +16,9 @@ export type RepositoryErrorCode =
   | 'STORE_IO' // any other I/O failure of the store
   | 'OBJECT_EXISTS' // a write-once object already exists
   | 'SOURCE_IO' // reading the image being backed up failed
-  | 'INTERRUPTED'; // the caller aborted the operation (a signal)
+  | 'INTERRUPTED' // the caller aborted the operation (a signal)
+  | 'LEASE_HELD' // another process holds the maintenance lease
+  | 'LEASE_LOST'; // our maintenance lease lapsed and another process took over
 
 export class RepositoryError extends Error {
   constructor(

@@ -45,3 +45,8 @@ export function keySlotKey(slotId: string): string {
 
 /** Restore point ids given by callers (the appliance uses one id across snapshots, replicas and manifest). */
 export const POINT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{5,62}[a-z0-9]$/;
+
+/** Maintenance objects (sealed JSON): backup sessions, the maintenance lease, prune plans. */
+export const SESSIONS_PREFIX = 'meta/sessions/';
+export const LEASES_PREFIX = 'meta/leases/';
+export const PLANS_PREFIX = 'meta/prune/';

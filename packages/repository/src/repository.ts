@@ -10,6 +10,7 @@ import {
   openPasswordSlot,
   validateSlot,
 } from './crypto/keys.js';
+import { open, sealToBuffer } from './crypto/seal.js';
 import { isRepositoryError, RepositoryError } from './errors.js';
 import {
   CHUNK_SIZE,
@@ -26,7 +27,7 @@ import { decodeIndexFile } from './index/file.js';
 import { type BlobIndex, MemoryBlobIndex } from './index/master.js';
 import { decodeManifest, type Manifest } from './manifest.js';
 import type { IndexEntry } from './pack.js';
-import type { Store } from './store/store.js';
+import type { ObjectInfo, Store } from './store/store.js';
 import { mapLimit } from './util.js';
 
 /** The only unencrypted object besides key slots: enough to refuse a format this build cannot read. */
@@ -45,6 +46,8 @@ export interface InitOptions {
 
 export class Repository {
   readonly codec = new Codec();
+  /** The time, for leases, sessions and prune; tests replace it to step through time. */
+  now: () => number = Date.now;
   private index: MemoryBlobIndex | undefined;
 
   private constructor(
@@ -130,6 +133,44 @@ export class Repository {
     );
   }
 
+  // ---- small sealed metadata objects (sessions, leases, prune plans) ----
+
+  async putMeta(key: string, value: unknown): Promise<void> {
+    await this.store.put(
+      key,
+      sealToBuffer(this.key.metaKey, Buffer.from(key), Buffer.from(JSON.stringify(value))),
+    );
+  }
+
+  async getMeta<T>(key: string): Promise<T> {
+    const plain = open(this.key.metaKey, Buffer.from(key), await this.store.get(key), key);
+    try {
+      return JSON.parse(plain.toString('utf8')) as T;
+    } catch (cause) {
+      throw new RepositoryError('REPO_CORRUPT', `${key} is not valid JSON`, { cause });
+    }
+  }
+
+  /** Every readable object under prefix, decoded; unreadable ones are returned apart (a check reports them). */
+  async listMeta<T>(
+    prefix: string,
+  ): Promise<{ items: Array<{ key: string; value: T; info: ObjectInfo }>; bad: string[] }> {
+    const infos: ObjectInfo[] = [];
+    for await (const o of this.store.list(prefix)) infos.push(o);
+    const bad: string[] = [];
+    const items = await mapLimit(infos, 8, async (info) => {
+      try {
+        return { key: info.key, value: await this.getMeta<T>(info.key), info };
+      } catch (err) {
+        if (isRepositoryError(err, 'NOT_FOUND')) return undefined; // deleted while listing
+        if (!isRepositoryError(err, 'REPO_CORRUPT')) throw err;
+        bad.push(info.key);
+        return undefined;
+      }
+    });
+    return { items: items.filter((i) => i !== undefined), bad };
+  }
+
   // ---- key slots ----
 
   async keySlots(): Promise<KeySlot[]> {
@@ -175,6 +216,11 @@ export class Repository {
     for (const f of files) if (!superseded.has(f.id)) for (const e of f.entries) index.add(e);
     this.index = index;
     return index;
+  }
+
+  /** Forgets the loaded index, so that the next loadIndex reads the store again (after prune rewrote it). */
+  invalidateIndex(): void {
+    this.index = undefined;
   }
 
   /** Called by the blob writer once an index file naming these entries is stored. */

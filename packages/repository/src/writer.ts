@@ -1,4 +1,5 @@
 import { sealBlob } from './blob.js';
+import { crashPoint } from './crash.js';
 import { type BlobType, indexKey, PACK_TARGET_SIZE, packKey } from './format.js';
 import { encodeIndexFile, newIndexId } from './index/file.js';
 import { MemoryBlobIndex } from './index/master.js';
@@ -27,11 +28,17 @@ export class BlobWriter {
   bytesStored = 0;
   packsStored = 0;
 
-  constructor(private readonly repo: Repository) {}
+  /** `doomed`: packs that prune plans will delete; their blobs do not count as stored (see prune.ts). */
+  constructor(
+    private readonly repo: Repository,
+    private readonly doomed: ReadonlySet<string> = new Set(),
+  ) {}
 
-  /** True when the blob exists in the repository or was written by this writer. */
+  /** True when the blob exists in the repository (outside doomed packs) or was written by this writer. */
   async knows(id: Uint8Array): Promise<boolean> {
-    return this.pending.has(id) || (await this.repo.loadIndex()).has(id);
+    if (this.pending.has(id)) return true;
+    const entry = (await this.repo.loadIndex()).get(id);
+    return entry !== undefined && !this.doomed.has(entry.packId);
   }
 
   async addSealed(
@@ -70,6 +77,7 @@ export class BlobWriter {
     const upload = this.repo.store
       .put(packKey(type, pack.packId), parts)
       .then(() => {
+        crashPoint(`backup:${type}-pack-stored`);
         this.bytesStored += pack.size;
         this.packsStored++;
         this.stored.push(...pack.entries);
@@ -91,10 +99,12 @@ export class BlobWriter {
     this.stored = [];
     this.storedPacks = 0;
     const id = newIndexId();
+    crashPoint('backup:before-index');
     await this.repo.store.put(
       indexKey(id),
       encodeIndexFile(this.repo.key, this.repo.codec, { id, supersedes: [], entries }),
     );
+    crashPoint('backup:after-index');
     this.repo.indexCommitted(entries);
   }
 

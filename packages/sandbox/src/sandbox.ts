@@ -67,8 +67,12 @@ export interface RunningSandbox
   regions: readonly RegionInfo[];
   adminToken: string;
   ctx: SandboxContext;
+  /** What `seed: 'demo'` created (accounts, instances, volumes), when it was asked for. */
+  demo?: DemoEnvironment;
   close(): Promise<void>;
 }
+
+type DemoEnvironment = Awaited<ReturnType<typeof import('./seed/index.js')['seedDemo']>>;
 
 /** How often EBS direct snapshots past their Timeout are marked as errors (they are also checked on access). */
 const EXPIRY_SWEEP_MS = 5000;
@@ -146,13 +150,17 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
       if (temporary) rmSync(dataDir, { recursive: true, force: true });
     },
   };
-  if (opts.seed === 'demo') await seed(sandbox);
+  if (opts.seed === 'demo') {
+    // Loaded on demand: the seeder (mkfs, file trees) is not needed by most sandboxes.
+    const { seedDemo } = await import('./seed/index.js');
+    try {
+      sandbox.demo = await seedDemo(sandbox);
+    } catch (e) {
+      await sandbox.close();
+      throw e;
+    }
+  }
   return sandbox;
-}
-
-async function seed(sandbox: RunningSandbox): Promise<void> {
-  const { seedDemo } = await import('./seed/index.js');
-  await seedDemo(sandbox);
 }
 
 function listen(server: Server, port: number, host: string): Promise<number> {

@@ -99,7 +99,7 @@ export class LocalStore implements Store {
   async stat(key: string): Promise<ObjectInfo | undefined> {
     try {
       const s = await stat(this.path(key));
-      return { key, size: s.size };
+      return { key, size: s.size, lastModified: s.mtimeMs };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw storeError(err, `cannot stat ${key} in ${this.root}`);
@@ -127,7 +127,7 @@ export class LocalStore implements Store {
       if (e.isDirectory()) yield* this.walk(`${key}/`, '');
       else if (e.isFile()) {
         const s = await stat(join(this.root, key)).catch(() => undefined);
-        if (s) yield { key, size: s.size };
+        if (s) yield { key, size: s.size, lastModified: s.mtimeMs };
       }
     }
   }

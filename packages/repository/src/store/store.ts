@@ -7,6 +7,10 @@
 export interface ObjectInfo {
   key: string;
   size: number;
+  /** When the object was written (ms since the epoch), where the store knows it. */
+  lastModified?: number;
+  /** The object may not be deleted before this time (S3 Object Lock retention), where the store has it. */
+  retainUntil?: number;
 }
 
 export interface Store {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { BLOCK_SIZE, type BlockEngine, type BlockRef } from '../core/blocks.js';
 import { AwsError } from '../core/errors.js';
 import type { StateStore, Table } from '../core/state.js';
+import { type ChangedPage, scanChanges } from './changes.js';
 import {
   EMPTY,
   hashAt,
@@ -30,12 +31,6 @@ interface SnapshotRow {
   layer: string;
   lineage: string;
   pending: boolean;
-}
-
-export interface ChangedEntry {
-  index: number;
-  first?: Buffer; // SHA-256 in the first snapshot, if it has the block
-  second?: Buffer;
 }
 
 /**
@@ -124,8 +119,8 @@ export class LayeredBlockEngine implements BlockEngine {
   }
 
   createSnapshotFromVolume(snapshotId: string, volumeId: string): void {
-    const v = this.volume(volumeId);
     this.checkNewSnapshot(snapshotId);
+    const v = this.compactVolume(this.volume(volumeId));
     const frozen = this.tree.get(v.top);
     const next = this.tree.create(frozen);
     this.tree.ref(next);
@@ -172,10 +167,30 @@ export class LayeredBlockEngine implements BlockEngine {
 
   /** Seals an EBS direct snapshot: its layer freezes and it becomes readable and a possible parent. */
   completeSnapshot(snapshotId: string): void {
-    const s = this.snapshot(snapshotId);
+    let s = this.snapshot(snapshotId);
     if (!s.pending) return;
+    const layer = this.tree.get(s.layer);
+    if (wasteful(layer)) {
+      const copy = this.tree.compact(layer);
+      this.tree.ref(copy);
+      s = { ...s, layer: copy.id };
+      this.snapshots.put(snapshotId, s);
+      this.tree.unref(layer);
+    }
     this.tree.get(s.layer).freeze();
     this.snapshots.put(snapshotId, { ...s, pending: false });
+  }
+
+  /** Rewrites make a top layer's data file grow; before it freezes for good, keep only its live blocks. */
+  private compactVolume(v: VolumeRow): VolumeRow {
+    const top = this.tree.get(v.top);
+    if (!wasteful(top)) return v;
+    const copy = this.tree.compact(top);
+    this.tree.ref(copy);
+    const moved = { ...v, top: copy.id };
+    this.volumes.put(v.id, moved);
+    this.tree.unref(top);
+    return moved;
   }
 
   deleteSnapshot(snapshotId: string): void {
@@ -213,48 +228,20 @@ export class LayeredBlockEngine implements BlockEngine {
     return out;
   }
 
-  /**
-   * One page as AWS pages ListChangedBlocks: it scans `max` of the blocks written in either snapshot from
-   * `start` and returns those among them that were written between the two (so a page may be empty), plus the
-   * index to continue from. undefined when the snapshots are of different lineages.
-   */
+  /** One ListChangedBlocks page (see scanChanges); undefined when the snapshots are of different lineages. */
   changedPage(
     firstSnapshotId: string | undefined,
     secondSnapshotId: string,
     start: number,
     max: number,
-  ): { entries: ChangedEntry[]; next?: number } | undefined {
+  ): ChangedPage | undefined {
     const second = this.snapshot(secondSnapshotId);
     const first = firstSnapshotId ? this.snapshot(firstSnapshotId) : undefined;
     if (first && first.lineage !== second.lineage) return undefined;
     const b = this.viewOf(secondSnapshotId);
-    const a = first ? this.viewOf(first.id) : EMPTY;
-    const written = first
-      ? this.tree.written(this.tree.get(first.layer), this.tree.get(second.layer))
-      : b.indexes;
-    const entries: ChangedEntry[] = [];
-    let i = lowerBound(a, start);
-    let j = lowerBound(b, start);
-    const na = a.indexes.length;
-    const nb = b.indexes.length;
-    for (let scanned = 0; scanned < max && (i < na || j < nb); scanned++) {
-      const ia = i < na ? (a.indexes[i] as number) : Number.POSITIVE_INFINITY;
-      const ib = j < nb ? (b.indexes[j] as number) : Number.POSITIVE_INFINITY;
-      const index = Math.min(ia, ib);
-      if (contains(written, index)) {
-        const e: ChangedEntry = { index };
-        if (ia === index) e.first = hashAt(a, i);
-        if (ib === index) e.second = hashAt(b, j);
-        entries.push(e);
-      }
-      if (ia === index) i++;
-      if (ib === index) j++;
-    }
-    const more = i < na || j < nb;
-    const next = more
-      ? Math.min(a.indexes[i] ?? Number.POSITIVE_INFINITY, b.indexes[j] ?? Number.POSITIVE_INFINITY)
-      : undefined;
-    return next === undefined ? { entries } : { entries, next };
+    if (!first) return scanChanges(EMPTY, b, b.indexes, start, max);
+    const written = this.tree.written(this.tree.get(first.layer), this.tree.get(second.layer));
+    return scanChanges(this.viewOf(first.id), b, written, start, max);
   }
 
   readSnapshotBlock(snapshotId: string, index: number): { data: Buffer; checksum: string } {
@@ -362,23 +349,18 @@ export class LayeredBlockEngine implements BlockEngine {
   }
 }
 
+/** Compact when at least 16 slots (8 MiB) and more than half of the data file are dead. */
+function wasteful(layer: Layer): boolean {
+  const wasted = layer.wastedSlots;
+  return wasted >= 16 && wasted * 2 > layer.dataSlots;
+}
+
 function newLineage(): string {
   return `lin-${randomBytes(8).toString('hex')}`;
 }
 
 function ref(index: number, hash: Buffer | undefined): BlockRef | undefined {
   return hash ? { index, checksum: hash.toString('base64') } : undefined;
-}
-
-function contains(sorted: Uint32Array, value: number): boolean {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((sorted[mid] as number) < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return sorted[lo] === value;
 }
 
 function checkRange(offset: number, length: number, sizeGiB: number): void {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, fstatSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import { existsSync, fstatSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { BLOCK_SIZE } from '../core/blocks.js';
 import type { FdCache } from './files.js';
 
@@ -52,7 +52,7 @@ export function positionOf(s: SortedBlocks, index: number): number {
   return s.indexes[pos] === index ? pos : -1;
 }
 
-interface Entry {
+export interface Entry {
   hash: Buffer;
   slot: number;
 }
@@ -67,6 +67,7 @@ export class Layer {
   private writes: Map<number, Entry> | undefined = new Map();
   private sorted: SortedBlocks = EMPTY;
   private nextSlot = 0;
+  private indexBytes = 0; // where the next index record goes
 
   constructor(
     readonly id: string,
@@ -80,9 +81,13 @@ export class Layer {
     return `${this.path}.dat`;
   }
 
+  get indexFile(): string {
+    return `${this.path}.idx`;
+  }
+
   /** Replays the index; a torn tail (crash mid-append) is cut off. Bytes past the last record are skipped over. */
   load(): void {
-    const idx = `${this.path}.idx`;
+    const idx = this.indexFile;
     const writes = this.writes ?? new Map<number, Entry>();
     let maxSlot = -1;
     if (existsSync(idx)) {
@@ -97,6 +102,7 @@ export class Layer {
         good = off + RECORD;
       }
       if (good !== buf.length) truncateSync(idx, good);
+      this.indexBytes = good;
     }
     const size = existsSync(this.dataFile) ? fstatSync(this.fds.get(this.dataFile)).size : 0;
     this.nextSlot = Math.max(maxSlot + 1, Math.ceil(size / BLOCK_SIZE));
@@ -105,6 +111,24 @@ export class Layer {
 
   get mutable(): boolean {
     return this.writes !== undefined;
+  }
+
+  /** Slots used in the data file, live or not. */
+  get dataSlots(): number {
+    return this.nextSlot;
+  }
+
+  /** Data slots no longer referenced (blocks rewritten in this layer): worth compacting when many. */
+  get wastedSlots(): number {
+    let live = 0;
+    for (const e of this.writes?.values() ?? []) if (e.slot !== NO_DATA) live++;
+    return this.writes ? this.nextSlot - live : 0;
+  }
+
+  /** Live blocks with their hashes and slots, for copying into a compacted layer. */
+  entries(): IterableIterator<[number, Entry]> {
+    if (!this.writes) throw new Error(`layer ${this.id} is frozen`);
+    return this.writes.entries();
   }
 
   /** Records a block (its verified SHA-256 given); returns the hash it replaced in this layer, if any. */
@@ -123,7 +147,9 @@ export class Layer {
     rec.writeUInt32LE(slot, 4);
     rec.set(hash.subarray(0, 32), 8);
     rec.writeUInt32LE((index ^ slot ^ MAGIC) >>> 0, 40);
-    appendFileSync(`${this.path}.idx`, rec);
+    // Positional write on a kept-open descriptor: an append without open/close per block.
+    writeSync(this.fds.get(this.indexFile), rec, 0, RECORD, this.indexBytes);
+    this.indexBytes += RECORD;
     const previous = this.writes.get(index)?.hash;
     this.writes.set(index, { hash: rec.subarray(8, 40), slot });
     return previous;
@@ -138,6 +164,7 @@ export class Layer {
     if (!this.writes) return;
     this.sorted = this.sortWrites(this.writes);
     this.writes = undefined;
+    this.fds.close(this.indexFile); // never written again
   }
 
   /** The hash and slot of a block written in this layer (not its parents). */

@@ -76,6 +76,21 @@ export class LayerTree {
     return layer;
   }
 
+  /**
+   * A copy of a mutable layer holding only its live blocks, on the same parent. The caller points its volume or
+   * snapshot row at the copy, then unrefs the original: a crash in between leaves one of the two unreferenced,
+   * and it is dropped at the next start.
+   */
+  compact(layer: Layer): Layer {
+    const copy = this.create(layer.parent);
+    const buf = Buffer.allocUnsafe(BLOCK_SIZE);
+    for (const [index, e] of layer.entries()) {
+      this.readInto(layer.num, e.slot, buf);
+      copy.write(index, e.hash, buf);
+    }
+    return copy;
+  }
+
   get(id: string): Layer {
     const layer = this.layers.get(id);
     if (!layer) throw new Error(`block layer ${id} is missing`);
@@ -99,8 +114,9 @@ export class LayerTree {
     this.forgetView(layer.id);
     this.rows.delete(layer.id);
     this.fds.close(layer.dataFile);
+    this.fds.close(layer.indexFile);
     rmSync(layer.dataFile, { force: true });
-    rmSync(join(this.dir, `${layer.id}.idx`), { force: true });
+    rmSync(layer.indexFile, { force: true });
     if (layer.parent && this.layers.has(layer.parent.id)) this.unref(layer.parent);
   }
 

@@ -122,7 +122,8 @@ export class AdminOps {
 
   readVolume(volumeId: string, offset: number, length: number): Buffer {
     this.volumeRecord(volumeId);
-    if (length > MAX_READ) throw new AwsError('InvalidParameterValue', `Read at most ${MAX_READ} bytes at a time`);
+    if (length > MAX_READ)
+      throw new AwsError('InvalidParameterValue', `Read at most ${MAX_READ} bytes at a time`);
     return this.engine.readVolume(volumeId, offset, length);
   }
 
