@@ -13,6 +13,7 @@ export const EXIT = {
   damaged: 3,
   password: 4,
   notFound: 5,
+  busy: 6,
   interrupted: 130,
 } as const;
 

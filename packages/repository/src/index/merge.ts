@@ -20,14 +20,19 @@ interface Cursor {
  * so the smallest head is found by a linear scan.
  */
 export function* mergeRecords(inputs: SortedInput[]): Generator<[Buffer, number, number]> {
-  const cursors: Array<Cursor | undefined> = inputs.map((input) => advanceChunk({ input, buf: Buffer.alloc(0), n: 0, i: 0 }));
+  const cursors: Array<Cursor | undefined> = inputs.map((input) =>
+    advanceChunk({ input, buf: Buffer.alloc(0), n: 0, i: 0 }),
+  );
   for (;;) {
     let best = -1;
     for (let c = 0; c < cursors.length; c++) {
       const cur = cursors[c];
       if (!cur) continue;
       const b = best < 0 ? undefined : cursors[best]!;
-      if (!b || cur.buf.compare(b.buf, b.i * RECORD, b.i * RECORD + 32, cur.i * RECORD, cur.i * RECORD + 32) < 0)
+      if (
+        !b ||
+        cur.buf.compare(b.buf, b.i * RECORD, b.i * RECORD + 32, cur.i * RECORD, cur.i * RECORD + 32) < 0
+      )
         best = c;
     }
     if (best < 0) return;
@@ -73,7 +78,14 @@ export function mergeRuns(dir: string, repository: string, runs: Run[], tuning: 
     }),
   );
   const expected = runs.reduce((n, r) => n + r.liveCount, 0);
-  const writer = new RunWriter(dir, repository, expected, sources, tuning, runs.map((r) => r.name));
+  const writer = new RunWriter(
+    dir,
+    repository,
+    expected,
+    sources,
+    tuning,
+    runs.map((r) => r.name),
+  );
   try {
     const last = Buffer.alloc(32);
     const lastSources: number[] = [];

@@ -331,7 +331,8 @@ export function openRun(dir: string, name: string, repository: string, tuning: R
       }
       done += n;
     }
-    if (hash.digest('hex') !== footer.sha256) throw new RunDamaged(`${path}: records do not match their hash`);
+    if (hash.digest('hex') !== footer.sha256)
+      throw new RunDamaged(`${path}: records do not match their hash`);
     return new Run(dir, name, fd, footer, hi, lo, bloom, tuning);
   } catch (err) {
     closeSync(fd);

@@ -11,7 +11,8 @@ import { b64sha, block, expectBytes, sandbox } from './helpers.js';
  * SigV4 signer and restJson parser) writes a snapshot, lists it, diffs it and reads a block back.
  */
 const AWS = ['/usr/bin/aws', 'aws'].find(
-  (c) => (!c.startsWith('/') || existsSync(c)) && spawnSync(c, ['--version'], { timeout: 30_000 }).status === 0,
+  (c) =>
+    (!c.startsWith('/') || existsSync(c)) && spawnSync(c, ['--version'], { timeout: 30_000 }).status === 0,
 );
 
 let sb: RunningSandbox;
@@ -35,7 +36,8 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
       AWS as string,
       ['--endpoint-url', sb.endpoint, '--output', 'json', 'ebs', ...args],
       { env, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -68,9 +70,9 @@ describe.skipIf(!AWS)('AWS CLI against the EBS direct API', () => {
       ...['--data-length', '524288', '--checksum', b64sha(block(77)), '--checksum-algorithm', 'SHA256'],
     ]);
     expect(put.Checksum).toBe(b64sha(block(77)));
-    expect((await json(['complete-snapshot', '--snapshot-id', id, '--changed-blocks-count', '1'])).Status).toBe(
-      'completed',
-    );
+    expect(
+      (await json(['complete-snapshot', '--snapshot-id', id, '--changed-blocks-count', '1'])).Status,
+    ).toBe('completed');
     const list = (await json(['list-snapshot-blocks', '--snapshot-id', id])) as {
       Blocks: Array<{ BlockIndex: number; BlockToken: string }>;
     };
@@ -82,7 +84,15 @@ describe.skipIf(!AWS)('AWS CLI against the EBS direct API', () => {
     const out = join(work, 'out');
     const got = await json([
       'get-snapshot-block',
-      ...['--snapshot-id', id, '--block-index', '5', '--block-token', list.Blocks[0]?.BlockToken as string, out],
+      ...[
+        '--snapshot-id',
+        id,
+        '--block-index',
+        '5',
+        '--block-token',
+        list.Blocks[0]?.BlockToken as string,
+        out,
+      ],
     ]);
     expect(got).toMatchObject({ Checksum: b64sha(block(77)), ChecksumAlgorithm: 'SHA256' });
     expect(Number(got.DataLength)).toBe(524288); // the CLI prints this header member as a string
