@@ -88,7 +88,7 @@ function decideGroup(members: Manifest[], policy: RetentionPolicy): RetentionDec
     d.keep = true;
     d.reasons.push(reason);
   };
-  decisions.slice(0, policy.last ?? 0).forEach((d) => keep(d, `last ${policy.last}`));
+  for (const d of decisions.slice(0, policy.last ?? 0)) keep(d, `last ${policy.last}`);
   for (const [rule, bucket] of Object.entries(BUCKETS) as Array<[keyof typeof BUCKETS, Bucket]>) {
     const n = policy[rule] ?? 0;
     const seen = new Set<string>();
