@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, openSync } from 'node:fs';
-import { crashPoint } from './crash.js';
+import { checkpoint } from './crash.js';
 import { checkAborted, RepositoryError } from './errors.js';
 import { CHUNK_SIZE, LEAF_BLOCKS, POINT_ID_PATTERN, pointKey } from './format.js';
 import { type DiskRecord, encodeManifest, type Manifest, type ResourceRef } from './manifest.js';
@@ -88,9 +88,9 @@ export async function backupImage(repo: Repository, options: BackupOptions): Pro
       ...(options.configuration !== undefined ? { configuration: options.configuration } : {}),
       client: 'lifeboat/0.1.0',
     };
-    crashPoint('backup:before-manifest');
+    await checkpoint('backup:before-manifest');
     await repo.store.put(pointKey(id), encodeManifest(repo.key, repo.codec, manifest));
-    crashPoint('backup:after-manifest');
+    await checkpoint('backup:after-manifest');
     return manifest;
   } catch (err) {
     await writer.salvage();
@@ -175,6 +175,7 @@ async function backupDisk(
     else await fullLeaves(ctx, builder, blocks);
     const tree = builder.finish();
     ctx.stats.newBytesStored = writer.blobBytesAdded - bytesBefore;
+    await checkpoint('backup:disk-done');
     progress?.done();
     return {
       name: disk.name,

@@ -18,7 +18,8 @@ export type RepositoryErrorCode =
   | 'SOURCE_IO' // reading the image being backed up failed
   | 'INTERRUPTED' // the caller aborted the operation (a signal)
   | 'LEASE_HELD' // another process holds the maintenance lease
-  | 'LEASE_LOST'; // our maintenance lease lapsed and another process took over
+  | 'LEASE_LOST' // our maintenance lease lapsed and another process took over
+  | 'CACHE_IO'; // the local index cache (a folder on this machine) cannot be read or written
 
 export class RepositoryError extends Error {
   constructor(

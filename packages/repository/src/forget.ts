@@ -1,4 +1,4 @@
-import { crashPoint } from './crash.js';
+import { checkpoint } from './crash.js';
 import { RepositoryError } from './errors.js';
 import { pointKey } from './format.js';
 import { MaintenanceLease } from './lease.js';
@@ -55,7 +55,7 @@ export async function forget(repo: Repository, options: ForgetOptions): Promise<
     if (!options.dryRun) {
       for (const m of removed) {
         await repo.store.delete(pointKey(m.id));
-        crashPoint('forget:manifest-deleted');
+        await checkpoint('forget:manifest-deleted');
       }
     }
     return { groups, removed: removed.map((m) => m.id), dryRun: Boolean(options.dryRun) };

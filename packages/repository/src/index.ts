@@ -1,6 +1,6 @@
 export { type BackupOptions, backupImage, type DiskSource, newPointId } from './backup.js';
 export { type CheckReport, checkRepository, type DamagedDisk, type DamagedRange } from './check.js';
-export { armCrashPoint } from './crash.js';
+export { armCrashPoint, CHECKPOINTS, setCheckpointHook } from './crash.js';
 export type { KeySlot } from './crypto/keys.js';
 export { isRepositoryError, RepositoryError, type RepositoryErrorCode } from './errors.js';
 export { type ForgetOptions, type ForgetReport, forget } from './forget.js';

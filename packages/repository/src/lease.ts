@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
+import { checkpoint } from './crash.js';
 import { RepositoryError } from './errors.js';
 import { LEASES_PREFIX } from './format.js';
 import type { Repository } from './repository.js';
@@ -53,6 +54,7 @@ export class MaintenanceLease {
     };
     await this.repo.putMeta(`${LEASES_PREFIX}${mine.id}`, mine);
     this.record = mine;
+    await checkpoint('lease:acquired');
     const winner = (await activeLeases(this.repo))[0];
     if (winner && winner.holder !== this.holder) {
       await this.release();
@@ -78,6 +80,7 @@ export class MaintenanceLease {
     const next: LeaseRecord = { ...old, id: leaseId(now), expiresAt: now + this.durationMs };
     await this.repo.putMeta(`${LEASES_PREFIX}${next.id}`, next);
     this.record = next;
+    await checkpoint('lease:renewed');
     await this.repo.store.delete(`${LEASES_PREFIX}${old.id}`);
   }
 

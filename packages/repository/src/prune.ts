@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { crashPoint } from './crash.js';
+import { checkpoint } from './crash.js';
 import {
   type BlobType,
   DATA_PREFIX,
@@ -102,7 +102,7 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
     const points = await repo.points();
     const reachable = await markReachable(repo, points);
     report.reachableBlobs = reachable.size;
-    crashPoint('prune:after-mark');
+    await checkpoint('prune:after-mark');
     if (!options.dryRun) {
       for (const { key, value } of ready)
         report.completed.push(await completePlan(repo, key, value, reachable, lease));
@@ -255,8 +255,9 @@ async function makePlan(
         toRepack.map((p) => withLive.get(p.id)!),
       );
     }
-    crashPoint('prune:before-plan');
+    await checkpoint('prune:before-plan');
     await repo.putMeta(`${PLANS_PREFIX}${plan.id}`, plan);
+    await checkpoint('prune:plan-stored');
   }
   const bytes = plan.packs.reduce((n, p) => n + p.size, 0);
   return { plan: plan.id, packs: plan.packs.length, bytes, repackedBlobs, repackedBytes };
@@ -271,7 +272,7 @@ async function repack(repo: Repository, packs: PackUse[]): Promise<void> {
     if (!b) return;
     delete builders[type];
     await repo.store.put(packKey(type, b.packId), b.finish(repo.key));
-    crashPoint('prune:repack-pack-stored');
+    await checkpoint('prune:repack-pack-stored');
     entries.push(...b.entries);
   };
   for (const p of packs) {
@@ -286,7 +287,7 @@ async function repack(repo: Repository, packs: PackUse[]): Promise<void> {
   await flush('tree');
   const id = newIndexId();
   await repo.store.put(indexKey(id), encodeIndexFile(repo.key, repo.codec, { id, supersedes: [], entries }));
-  crashPoint('prune:repack-index-stored');
+  await checkpoint('prune:repack-index-stored');
 }
 
 async function completePlan(
@@ -300,7 +301,6 @@ async function completePlan(
   const spared = await packsToSpare(repo, reachable, new Set(plan.packs.map((p) => p.id)));
   const doomed = new Set(plan.packs.map((p) => p.id).filter((id) => !spared.has(id)));
   await rewriteIndexWithout(repo, doomed);
-  crashPoint('prune:index-rewritten');
   await lease.renew();
   let packsDeleted = 0;
   let bytesFreed = 0;
@@ -313,7 +313,7 @@ async function completePlan(
       continue;
     }
     await repo.store.delete(packKey(p.type, p.id));
-    crashPoint('prune:pack-deleted');
+    await checkpoint('prune:pack-deleted');
     packsDeleted++;
     bytesFreed += p.size;
   }
@@ -322,7 +322,9 @@ async function completePlan(
     const next: PlanRecord = { ...plan, id: `${plan.id}-r${repo.now().toString(36)}`, packs: retained };
     await repo.putMeta(`${PLANS_PREFIX}${next.id}`, next);
   }
+  await checkpoint('prune:before-plan-delete');
   await repo.store.delete(planKey);
+  await checkpoint('prune:plan-completed');
   repo.invalidateIndex();
   return { plan: plan.id, packsDeleted, bytesFreed, spared: spared.size, retained: retained.length };
 }
@@ -344,6 +346,9 @@ async function rewriteIndexWithout(repo: Repository, doomed: Set<string>): Promi
     indexKey(id),
     encodeIndexFile(repo.key, repo.codec, { id, supersedes: superseded, entries: kept }),
   );
-  crashPoint('prune:superseding-index-stored');
-  for (const s of superseded) await repo.store.delete(indexKey(s));
+  await checkpoint('prune:superseding-index-stored');
+  for (const s of superseded) {
+    await repo.store.delete(indexKey(s));
+    await checkpoint('prune:superseded-index-deleted');
+  }
 }

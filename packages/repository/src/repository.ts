@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { blobId, openBlob } from './blob.js';
 import { Codec } from './compress.js';
+import { checkpoint } from './crash.js';
 import {
   createPasswordSlot,
   deriveMasterKey,
@@ -17,14 +18,13 @@ import {
   CONFIG_KEY,
   FORMAT_NAME,
   FORMAT_VERSION,
-  INDEX_PREFIX,
   KEYS_PREFIX,
   keySlotKey,
   POINTS_PREFIX,
   packKey,
 } from './format.js';
-import { decodeIndexFile } from './index/file.js';
-import { type BlobIndex, MemoryBlobIndex } from './index/master.js';
+import { defaultCacheRoot, indexCacheDir, openPagedIndex, type PagedIndexOptions } from './index/cache.js';
+import { type BlobIndex, loadMemoryIndex } from './index/master.js';
 import { decodeManifest, type Manifest } from './manifest.js';
 import type { IndexEntry } from './pack.js';
 import type { ObjectInfo, Store } from './store/store.js';
@@ -39,7 +39,17 @@ export interface RepositoryConfig {
   chunkSize: number;
 }
 
-export interface InitOptions {
+/** Where the index of blob locations lives while the repository is open (docs/repository-format.md, index cache). */
+export interface IndexOptions {
+  /** Root of the local index cache: default $LIFEBOAT_CACHE, $XDG_CACHE_HOME/lifeboat or ~/.cache/lifeboat. */
+  cacheDir?: string;
+  /** "memory" holds the whole index in RAM (~120 bytes per blob; also LIFEBOAT_INDEX=memory). Default "paged". */
+  index?: 'paged' | 'memory';
+  /** Tuning of the paged index (tests). */
+  paged?: PagedIndexOptions;
+}
+
+export interface InitOptions extends IndexOptions {
   /** scrypt cost; tests may lower it, the CLI never does. */
   kdfCost?: { N: number; r: number; p: number };
 }
@@ -48,7 +58,8 @@ export class Repository {
   readonly codec = new Codec();
   /** The time, for leases, sessions and prune; tests replace it to step through time. */
   now: () => number = Date.now;
-  private index: MemoryBlobIndex | undefined;
+  private index: BlobIndex | undefined;
+  private indexLoading: Promise<BlobIndex> | undefined;
 
   private constructor(
     readonly store: Store,
@@ -56,6 +67,7 @@ export class Repository {
     readonly key: MasterKey,
     readonly slotId: string,
     private readonly kdfCost?: InitOptions['kdfCost'],
+    private readonly indexOptions: IndexOptions = {},
   ) {}
 
   get id(): string {
@@ -77,8 +89,9 @@ export class Repository {
     const secret = newMasterSecret();
     const slot = await createPasswordSlot(config.id, secret, password, { cost: options.kdfCost });
     await store.put(keySlotKey(slot.id), Buffer.from(JSON.stringify(slot, null, 2)));
+    await checkpoint('init:key-slot-stored');
     await store.put(CONFIG_KEY, Buffer.from(JSON.stringify(config, null, 2)));
-    return new Repository(store, config, deriveMasterKey(secret, config.id), slot.id, options.kdfCost);
+    return new Repository(store, config, deriveMasterKey(secret, config.id), slot.id, options.kdfCost, options);
   }
 
   static async readConfig(store: Store): Promise<RepositoryConfig> {
@@ -117,7 +130,7 @@ export class Repository {
     return config;
   }
 
-  static async open(store: Store, password: string): Promise<Repository> {
+  static async open(store: Store, password: string, options: IndexOptions = {}): Promise<Repository> {
     const config = await Repository.readConfig(store);
     const slots = await listSlots(store);
     if (slots.length === 0) {
@@ -125,7 +138,8 @@ export class Repository {
     }
     for (const slot of slots) {
       const secret = await openPasswordSlot(config.id, slot, password);
-      if (secret) return new Repository(store, config, deriveMasterKey(secret, config.id), slot.id);
+      if (secret)
+        return new Repository(store, config, deriveMasterKey(secret, config.id), slot.id, undefined, options);
     }
     throw new RepositoryError(
       'WRONG_PASSWORD',
@@ -180,6 +194,7 @@ export class Repository {
   async addPassword(password: string, label?: string): Promise<KeySlot> {
     const slot = await createPasswordSlot(this.id, this.key.secret, password, { label, cost: this.kdfCost });
     await this.store.put(keySlotKey(slot.id), Buffer.from(JSON.stringify(slot, null, 2)));
+    await checkpoint('passwd:slot-added');
     return slot;
   }
 
@@ -203,19 +218,32 @@ export class Repository {
 
   // ---- index ----
 
-  /** Loads every index file (once); superseded index files are skipped. */
+  /**
+   * The index of every index file (opened once; superseded index files are skipped): by default paged from the
+   * local index cache, which is brought up to date with the store first (index/cache.ts).
+   */
   async loadIndex(): Promise<BlobIndex> {
     if (this.index) return this.index;
-    const index = new MemoryBlobIndex();
-    const ids: string[] = [];
-    for await (const o of this.store.list(INDEX_PREFIX)) ids.push(o.key.slice(INDEX_PREFIX.length));
-    const files = await mapLimit(ids, 8, async (id) =>
-      decodeIndexFile(this.key, this.codec, id, await this.store.get(`${INDEX_PREFIX}${id}`)),
+    this.indexLoading ??= this.openIndex().then(
+      (index) => {
+        this.index = index;
+        this.indexLoading = undefined;
+        return index;
+      },
+      (err) => {
+        this.indexLoading = undefined;
+        throw err;
+      },
     );
-    const superseded = new Set(files.flatMap((f) => f.supersedes));
-    for (const f of files) if (!superseded.has(f.id)) for (const e of f.entries) index.add(e);
-    this.index = index;
-    return index;
+    return this.indexLoading;
+  }
+
+  private openIndex(): Promise<BlobIndex> {
+    const src = { repository: this.id, store: this.store, key: this.key, codec: this.codec };
+    const kind = this.indexOptions.index ?? (process.env.LIFEBOAT_INDEX === 'memory' ? 'memory' : 'paged');
+    if (kind === 'memory') return loadMemoryIndex(src);
+    const dir = indexCacheDir(this.indexOptions.cacheDir ?? defaultCacheRoot(), this.id);
+    return openPagedIndex(src, dir, this.indexOptions.paged);
   }
 
   /** Forgets the loaded index, so that the next loadIndex reads the store again (after prune rewrote it). */
@@ -223,10 +251,14 @@ export class Repository {
     this.index = undefined;
   }
 
-  /** Called by the blob writer once an index file naming these entries is stored. */
-  indexCommitted(entries: readonly IndexEntry[]): void {
+  /**
+   * Called by the blob writer once an index file naming these entries is stored; with the file's id, the entries
+   * persist in the local index cache (without it, the next open reads that index file from the store).
+   */
+  indexCommitted(entries: readonly IndexEntry[], indexId?: string): void {
     if (!this.index) return;
-    for (const e of entries) this.index.add(e);
+    if (this.index.commit) this.index.commit(entries, indexId);
+    else for (const e of entries) this.index.add(e);
   }
 
   async lookup(id: Buffer, what: string): Promise<IndexEntry> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { checkpoint } from './crash.js';
 import { PLANS_PREFIX, SESSIONS_PREFIX } from './format.js';
 import type { Repository } from './repository.js';
 
@@ -44,6 +45,7 @@ export class BackupSession {
       expiresAt: now + SESSION_MS,
     };
     await repo.putMeta(key(record), record);
+    await checkpoint('session:started');
     const session = new BackupSession(repo, record);
     session.timer = setInterval(() => void session.renew().catch(() => {}), SESSION_MS / 4);
     session.timer.unref();
@@ -59,6 +61,7 @@ export class BackupSession {
     const next = { ...old, seq: old.seq + 1, expiresAt: this.repo.now() + SESSION_MS };
     await this.repo.putMeta(key(next), next);
     this.record = next;
+    await checkpoint('session:renewed');
     await this.repo.store.delete(key(old));
   }
 

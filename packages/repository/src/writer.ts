@@ -1,5 +1,5 @@
 import { sealBlob } from './blob.js';
-import { crashPoint } from './crash.js';
+import { checkpoint } from './crash.js';
 import { type BlobType, indexKey, PACK_TARGET_SIZE, packKey } from './format.js';
 import { encodeIndexFile, newIndexId } from './index/file.js';
 import { MemoryBlobIndex } from './index/master.js';
@@ -76,8 +76,8 @@ export class BlobWriter {
     const parts = pack.finish(this.repo.key);
     const upload = this.repo.store
       .put(packKey(type, pack.packId), parts)
-      .then(() => {
-        crashPoint(`backup:${type}-pack-stored`);
+      .then(async () => {
+        await checkpoint(`backup:${type}-pack-stored`);
         this.bytesStored += pack.size;
         this.packsStored++;
         this.stored.push(...pack.entries);
@@ -99,12 +99,12 @@ export class BlobWriter {
     this.stored = [];
     this.storedPacks = 0;
     const id = newIndexId();
-    crashPoint('backup:before-index');
+    await checkpoint('backup:before-index');
     await this.repo.store.put(
       indexKey(id),
       encodeIndexFile(this.repo.key, this.repo.codec, { id, supersedes: [], entries }),
     );
-    crashPoint('backup:after-index');
+    await checkpoint('backup:after-index');
     this.repo.indexCommitted(entries);
   }
 

@@ -26,6 +26,8 @@ interface MemEntry {
  */
 export class PagedBlobIndex implements BlobIndex {
   private readonly mem = new Map<string, MemEntry>();
+  /** Everything committed, duplicates included: each index file's entries must persist whole (cache.ts). */
+  private readonly memList: MemEntry[] = [];
   /** Index files whose entries are in `mem`; source 0 ("") is for entries added with no index file. */
   private memSources: string[] = [''];
   private closed = false;
@@ -62,12 +64,12 @@ export class PagedBlobIndex implements BlobIndex {
   commit(entries: readonly IndexEntry[], indexId?: string): void {
     const source = indexId ? this.memSources.push(indexId) - 1 : 0;
     for (const e of entries) this.addWithSource(e, source);
-    if (this.mem.size >= this.limits.memtableLimit) this.flush();
+    if (this.memList.length >= this.limits.memtableLimit) this.flush();
   }
 
   /** Blobs indexed (a blob named by two index files may count twice). */
   get size(): number {
-    return this.runs.reduce((n, r) => n + r.liveCount, 0) + this.mem.size;
+    return this.runs.reduce((n, r) => n + r.liveCount, 0) + this.memList.length;
   }
 
   get runCount(): number {
@@ -102,7 +104,7 @@ export class PagedBlobIndex implements BlobIndex {
 
   /** Writes the table as a run, then merges runs if there are too many. */
   flush(): void {
-    if (this.mem.size === 0) return;
+    if (this.memList.length === 0) return;
     const [records, sources] = this.memRecords();
     const writer = new RunWriter(this.dir, this.repository, records.length / RECORD, sources, this.tuning);
     try {
@@ -113,6 +115,7 @@ export class PagedBlobIndex implements BlobIndex {
       throw err;
     }
     this.mem.clear();
+    this.memList.length = 0;
     this.memSources = [''];
     this.compact();
   }
@@ -140,6 +143,7 @@ export class PagedBlobIndex implements BlobIndex {
     for (const r of this.runs) r.release();
     this.runs = [];
     this.mem.clear();
+    this.memList.length = 0;
   }
 
   private replace(inputs: Run[]): void {
@@ -155,21 +159,22 @@ export class PagedBlobIndex implements BlobIndex {
 
   private addWithSource(entry: IndexEntry, source: number): void {
     const k = entry.id.toString('latin1');
-    const had = this.mem.get(k);
-    // The first place a blob was indexed wins; a later index file naming it takes over a session-only entry.
-    if (!had || (had.source === 0 && source !== 0)) this.mem.set(k, { entry, source });
+    const item = { entry, source };
+    this.memList.push(item);
+    // The first place a blob was indexed wins for lookups.
+    if (!this.mem.has(k)) this.mem.set(k, item);
   }
 
   private memRecords(): [Buffer, Array<{ id: string; total: number; supersedes: string[]; size: number }>] {
     const totals = this.memSources.map(() => 0);
-    const buf = Buffer.alloc(this.mem.size * RECORD);
+    const buf = Buffer.alloc(this.memList.length * RECORD);
     let at = 0;
-    for (const { entry, source } of this.mem.values()) {
+    for (const { entry, source } of this.memList) {
       writeRecord(buf, at, entry, source);
       totals[source]!++;
       at += RECORD;
     }
     const sources = this.memSources.map((id, i) => ({ id, total: totals[i]!, supersedes: [], size: -1 }));
-    return [sortRecords(buf, this.mem.size), sources];
+    return [sortRecords(buf, this.memList.length), sources];
   }
 }

@@ -80,22 +80,17 @@ export function sortRecords(buf: Buffer, count: number): Buffer {
 
 export interface DecodedIndexRecords {
   supersedes: string[];
-  /** Unsorted records, source field 0. */
-  records: Buffer;
   count: number;
+  /** Records [from, to) in file order (unsorted), source field 0; built on demand so that they are never all held. */
+  slice(from: number, to: number): Buffer;
 }
 
 /**
- * Decodes an index file straight into records, without an object per entry (an index file of a million entries
- * costs 64 MB here instead of ~200 MB of IndexEntry objects). Same format and checks as decodeIndexFile in
- * file.ts; test/index-records.test.ts checks that both agree.
+ * Decodes an index file into records without an object per entry (a million entries cost 64 MB here instead of
+ * ~200 MB of IndexEntry objects), slice by slice. Same format and checks as decodeIndexFile in file.ts;
+ * test/index-records.test.ts checks that both agree.
  */
-export function decodeIndexRecords(
-  key: MasterKey,
-  codec: Codec,
-  id: string,
-  sealed: Buffer,
-): DecodedIndexRecords {
+export function decodeIndexRecords(key: MasterKey, codec: Codec, id: string, sealed: Buffer): DecodedIndexRecords {
   const what = `index file ${indexKey(id)}`;
   const plain = open(key.metaKey, Buffer.from(indexKey(id)), sealed, what);
   let buf: Buffer;
@@ -121,19 +116,22 @@ export function decodeIndexRecords(
   if (o + np * 17 > buf.length) throw fail();
   const packsAt = o;
   o += np * 17;
-  const ne = u32();
+  const count = u32();
   const ENTRY = ID_BYTES + 16;
-  if (o + ne * ENTRY !== buf.length) throw fail();
-  const records = Buffer.alloc(ne * RECORD);
-  for (let i = 0; i < ne; i++, o += ENTRY) {
-    const pack = buf.readUInt32LE(o + 32);
-    if (pack >= np) throw fail();
-    const r = i * RECORD;
-    const p = packsAt + pack * 17;
-    buf.copy(records, r, o, o + ID_BYTES);
-    buf.copy(records, r + PACK_AT, p, p + 16);
-    records[r + TYPE_AT] = buf[p + 16] === 0 ? 0 : 1;
-    buf.copy(records, r + OFFSET_AT, o + 36, o + 48);
-  }
-  return { supersedes, records, count: ne };
+  const entriesAt = o;
+  if (entriesAt + count * ENTRY !== buf.length) throw fail();
+  for (let i = 0; i < count; i++) if (buf.readUInt32LE(entriesAt + i * ENTRY + 32) >= np) throw fail();
+  const slice = (from: number, to: number): Buffer => {
+    const records = Buffer.alloc((to - from) * RECORD);
+    for (let i = from, r = 0; i < to; i++, r += RECORD) {
+      const e = entriesAt + i * ENTRY;
+      const p = packsAt + buf.readUInt32LE(e + 32) * 17;
+      buf.copy(records, r, e, e + ID_BYTES);
+      buf.copy(records, r + PACK_AT, p, p + 16);
+      records[r + TYPE_AT] = buf[p + 16] === 0 ? 0 : 1;
+      buf.copy(records, r + OFFSET_AT, e + 36, e + 48);
+    }
+    return records;
+  };
+  return { supersedes, count, slice };
 }
