@@ -3,6 +3,7 @@ import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { indexKey } from '../src/format.js';
+import { openPagedIndex } from '../src/index/cache.js';
 import { decodeIndexFile, encodeIndexFile } from '../src/index/file.js';
 import { decodeIndexRecords, RECORD, readEntry } from '../src/index/records.js';
 import type { IndexEntry } from '../src/pack.js';
@@ -14,9 +15,16 @@ afterAll(tmp.cleanup);
 let n = 0;
 const fixture = () => new IndexFixture(join(tmp.path, `f${n++}`));
 const runs = (f: IndexFixture) => readdirSync(f.cache).filter((x) => x.endsWith('.run'));
+/** Cheap (vitest's expect per entry would cost seconds at 100k entries); types are all data in index files here. */
 const same = (a: IndexEntry | undefined, b: IndexEntry) => {
-  expect(a).toBeDefined();
-  expect({ ...a!, type: 'data' }).toEqual({ ...b, type: 'data' });
+  const ok =
+    a !== undefined &&
+    a.id.equals(b.id) &&
+    a.packId === b.packId &&
+    a.offset === b.offset &&
+    a.length === b.length &&
+    a.rawLength === b.rawLength;
+  if (!ok) expect(a).toEqual(b);
 };
 
 describe('index records', () => {
@@ -48,15 +56,18 @@ describe('the paged index', () => {
     expect(index.runCount).toBeLessThanOrEqual(4);
     expect(index.size).toBe(120_000);
     for (const e of all) same(index.get(e.id), e);
-    for (let i = 0; i < 20_000; i++) expect(index.has(randomBytes(32))).toBe(false);
+    let found = 0;
+    for (let i = 0; i < 20_000; i++) if (index.has(randomBytes(32))) found++;
+    expect(found).toBe(0);
     let count = 0;
+    let unordered = 0;
     let prev = Buffer.alloc(32);
     for (const e of index.entries()) {
-      expect(Buffer.compare(prev, e.id)).toBeLessThan(0);
+      if (Buffer.compare(prev, e.id) >= 0) unordered++;
       prev = e.id;
       count++;
     }
-    expect(count).toBe(120_000);
+    expect([count, unordered]).toEqual([120_000, 0]);
     expect(index.memoryBytes).toBeLessThan(120_000 * 2);
     index.close();
     // Reopened: nothing read from the store, same answers.
@@ -125,11 +136,10 @@ describe('the paged index', () => {
     for (const e of [...e1, ...e2]) same(again.get(e.id), e);
     again.close();
     // the cache of another repository under the same folder is not used
-    const other = new IndexFixture(f.dir);
-    Object.defineProperty(other, 'src', { get: () => ({ ...f.src, repository: 'f'.repeat(32) }) });
-    const foreign = await other.open();
+    f.store.gets = 0;
+    const foreign = await openPagedIndex({ ...f.src, repository: 'f'.repeat(32) }, f.cache);
     expect(foreign.size).toBe(6000);
-    expect(other.store.gets).toBe(2);
+    expect(f.store.gets).toBe(2);
     foreign.close();
   });
 
@@ -187,7 +197,7 @@ describe('the paged index', () => {
     }
     expect(index.runCount).toBeLessThanOrEqual(2);
     for (const e of [...base, ...session, ...committed]) same(index.get(e.id), e);
-    expect([...iterator].length).toBe(1000 - 1);
+    expect([...iterator].length).toBe(1000 + 10 - 1); // its snapshot: the runs and table of its first step
     expect([...index.entries()].length).toBe(1000 + 10 + 3500);
     index.close();
     const reopened = await f.open();
@@ -213,8 +223,6 @@ describe('the paged index', () => {
     expect(index.size).toBe(100);
     index.close();
     writeFileSync(join(f.dir, 'file'), 'x');
-    await expect(
-      new IndexFixture(f.dir).src && (await import('../src/index/cache.js')).openPagedIndex(f.src, join(f.dir, 'file', 'sub')),
-    ).rejects.toMatchObject({ code: 'CACHE_IO' });
+    await expect(openPagedIndex(f.src, join(f.dir, 'file', 'sub'))).rejects.toMatchObject({ code: 'CACHE_IO' });
   });
 });
