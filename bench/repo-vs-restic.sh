@@ -2,7 +2,7 @@
 # Lifeboat repository vs restic vs borg on one realistic disk image, in one run.
 #
 #   bash bench/repo-vs-restic.sh [--size 4G] [--work DIR] [--runs 3] [--tools "lifeboat restic borg"]
-#                                [--keep] [--reuse-image] [--out DIR]
+#                                [--keep] [--reuse-image] [--out DIR] [--wait-quiet SECONDS]
 #
 # Builds a deterministic ext4 image (recipe: ../shared/research/baseline.md §1, random data from a seeded
 # generator), applies a 2 % change set of 512 KiB blocks to a copy, then times every command whole-process with
@@ -21,6 +21,7 @@ TOOLS="lifeboat restic borg"
 KEEP=0
 REUSE=0
 OUT=$ROOT/bench/results
+WAIT_QUIET=0
 
 usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -32,6 +33,7 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1; shift ;;
     --reuse-image) REUSE=1; KEEP=1; shift ;;
     --out) OUT=$2; shift 2 ;;
+    --wait-quiet) WAIT_QUIET=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -100,11 +102,28 @@ other_ticks() {
 }
 steal_ticks() { local _c u n s idle iow irq sirq steal; read -r _c u n s idle iow irq sirq steal _ </proc/stat; echo "$steal"; }
 
+# --wait-quiet S: before each timed command, wait (at most S seconds) until other processes used < 5 % of one core
+# over half a second. For machines shared with other jobs; the waits are not timed. Total waiting is reported.
+WAITED=0
+wait_quiet() {
+  [ "$WAIT_QUIET" -gt 0 ] || return 0
+  local start=$SECONDS a b
+  while [ $((SECONDS - start)) -lt "$WAIT_QUIET" ]; do
+    read -r a _ < <(other_ticks); sleep 0.5; read -r b _ < <(other_ticks)
+    [ $(((b - a) * 1000 / TCK)) -lt 25 ] && break
+  done
+  WAITED=$((WAITED + SECONDS - start))
+}
+
 # timed TOOL STEP RUN CMD...: whole-process wall/user/sys/peak RSS with /usr/bin/time, plus the CPU time that other
 # processes used meanwhile. Fails the benchmark on a non-zero exit.
 timed() {
   local tool=$1 step=$2 run=$3; shift 3
   local log=$RUN/logs/$tool-$step-$run f0 k0 s0 f1 k1 s1 load1
+  case $step in
+    *+sync) ;;
+    *) wait_quiet; [ ${#WARM[@]} -eq 0 ] || warm "${WARM[@]}"; WARM=(); sync ;;   # warm, then flush, untimed
+  esac
   read -r load1 _ </proc/loadavg
   read -r f0 k0 < <(other_ticks); s0=$(steal_ticks)
   if ! /usr/bin/time -f '%e %U %S %M' -o "$log.time" "$@" >"$log.out" 2>"$log.err"; then
@@ -114,12 +133,12 @@ timed() {
   local wall user sys rss other kthr steal
   read -r wall user sys rss < <(tail -1 "$log.time")
   read -r other kthr steal < <(awk -v t="$TCK" -v f="$((f1 - f0))" -v k="$((k1 - k0))" -v s="$((s1 - s0))" \
-    'BEGIN { printf "%.2f %.2f %.2f\n", f / t, k / t, s / t }')
+    'BEGIN { if (k < 0) k = 0; printf "%.2f %.2f %.2f\n", f / t, k / t, s / t }')
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$step" "$run" "$wall" "$user" "$sys" "$rss" "$other" "$kthr" "$steal" "$load1" >>"$TIMES"
   printf '  %-9s %-15s run %s: %7.2f s wall, %6.2f s cpu, %4d MiB peak; other processes %5.2f s cpu, kernel threads %4.2f s\n' \
     "$tool" "$step" "$run" "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')" $((rss / 1024)) "$other" "$kthr"
 }
-quiesce() { sync; }                             # flush the previous step's writes outside the timed window
+WARM=()   # files and directories that the next timed command reads: read right before it (see warm)
 # synced TOOL STEP RUN: time the sync that follows a command: the dirty data it left to the kernel (Lifeboat fsyncs
 # its packs and restored images itself; this shows what the others leave unwritten when they exit).
 synced() { timed "$1" "$2+sync" "$3" sync; }
@@ -244,17 +263,17 @@ say "full backup into a fresh repository, init included (x$RUNS)"
 ln -f "$IMG/disk-full.img" "$IMG/disk.img"       # restic and borg back up the same path both times
 for r in $(seq "$RUNS"); do
   if has_tool lifeboat; then
-    rm -rf "$W/lrepo"; warm "$IMG/disk.img"; quiesce
+    rm -rf "$W/lrepo"; WARM=("$IMG/disk.img")
     timed lifeboat full "$r" sh -c 'node "$LB" repo init --repo "$W/lrepo" && node "$LB" image backup "$W/img/disk.img" --repo "$W/lrepo" --disk root'
     synced lifeboat full "$r"
   fi
   if has_tool restic; then
-    rm -rf "$W/rrepo" "$XDG_CACHE_HOME"; warm "$IMG/disk.img"; quiesce
+    rm -rf "$W/rrepo" "$XDG_CACHE_HOME"; WARM=("$IMG/disk.img")
     timed restic full "$r" sh -c 'restic -r "$W/rrepo" init -q && restic -r "$W/rrepo" backup -q "$W/img/disk.img"'
     synced restic full "$r"
   fi
   if has_tool borg; then
-    rm -rf "$W/brepo" "$BORG_BASE_DIR"; warm "$IMG/disk.img"; quiesce
+    rm -rf "$W/brepo" "$BORG_BASE_DIR"; WARM=("$IMG/disk.img")
     timed borg full "$r" sh -c 'borg init -e repokey "$W/brepo" && cd "$W/img" && borg create "$W/brepo::full" disk.img'
     synced borg full "$r"
   fi
@@ -277,20 +296,20 @@ ln -f "$IMG/disk-inc.img" "$IMG/disk.img"
 for r in $(seq "$RUNS"); do
   if has_tool lifeboat; then
     export POINT_FULL CHANGED_IN
-    rm -rf "$W/lrepo-cbt"; cp -al "$W/lrepo-base" "$W/lrepo-cbt"; warm "$IMG/disk.img" "$W/lrepo-cbt"; quiesce
+    rm -rf "$W/lrepo-cbt"; cp -al "$W/lrepo-base" "$W/lrepo-cbt"; WARM=("$IMG/disk.img" "$W/lrepo-cbt")
     timed lifeboat inc-cbt "$r" sh -c 'node "$LB" image backup "$W/img/disk.img" --repo "$W/lrepo-cbt" --disk root --parent "$POINT_FULL" --changed-blocks "$CHANGED_IN"'
     synced lifeboat inc-cbt "$r"
-    rm -rf "$W/lrepo-read"; cp -al "$W/lrepo-base" "$W/lrepo-read"; warm "$IMG/disk.img" "$W/lrepo-read"; quiesce
+    rm -rf "$W/lrepo-read"; cp -al "$W/lrepo-base" "$W/lrepo-read"; WARM=("$IMG/disk.img" "$W/lrepo-read")
     timed lifeboat inc-read "$r" sh -c 'node "$LB" image backup "$W/img/disk.img" --repo "$W/lrepo-read" --disk root --parent "$POINT_FULL"'
     synced lifeboat inc-read "$r"
   fi
   if has_tool restic; then
-    rm -rf "$W/rrepo" "$XDG_CACHE_HOME"; cp -al "$W/rrepo-base" "$W/rrepo"; cp -a "$W/rcache-base" "$XDG_CACHE_HOME"; warm "$IMG/disk.img" "$W/rrepo" "$XDG_CACHE_HOME"; quiesce
+    rm -rf "$W/rrepo" "$XDG_CACHE_HOME"; cp -al "$W/rrepo-base" "$W/rrepo"; cp -a "$W/rcache-base" "$XDG_CACHE_HOME"; WARM=("$IMG/disk.img" "$W/rrepo" "$XDG_CACHE_HOME")
     timed restic inc "$r" sh -c 'restic -r "$W/rrepo" backup -q "$W/img/disk.img"'
     synced restic inc "$r"
   fi
   if has_tool borg; then
-    rm -rf "$W/brepo" "$BORG_BASE_DIR"; cp -al "$W/brepo-base" "$W/brepo"; cp -a "$W/bbase-base" "$BORG_BASE_DIR"; warm "$IMG/disk.img" "$W/brepo" "$BORG_BASE_DIR"; quiesce
+    rm -rf "$W/brepo" "$BORG_BASE_DIR"; cp -al "$W/brepo-base" "$W/brepo"; cp -a "$W/bbase-base" "$BORG_BASE_DIR"; WARM=("$IMG/disk.img" "$W/brepo" "$BORG_BASE_DIR")
     timed borg inc "$r" sh -c 'cd "$W/img" && borg create "$W/brepo::inc" disk.img'
     synced borg inc "$r"
   fi
@@ -316,21 +335,21 @@ say "restore of the incremental restore point to a file (x$RUNS)"
 export POINT_CBT
 for r in $(seq "$RUNS"); do
   if has_tool lifeboat; then
-    rm -f "$W/lout.img"; warm "$W/lrepo-cbt"; quiesce
+    rm -f "$W/lout.img"; WARM=("$W/lrepo-cbt")
     timed lifeboat restore "$r" sh -c 'node "$LB" image restore "$POINT_CBT" "$W/lout.img" --repo "$W/lrepo-cbt"'
     synced lifeboat restore "$r"
     [ "$r" = "$RUNS" ] && verify lifeboat restore "$W/lout.img" "$SHA_INC"
     rm -f "$W/lout.img"
   fi
   if has_tool restic; then
-    rm -rf "$W/rout"; warm "$W/rrepo" "$XDG_CACHE_HOME"; quiesce
+    rm -rf "$W/rout"; WARM=("$W/rrepo" "$XDG_CACHE_HOME")
     timed restic restore "$r" sh -c 'restic -r "$W/rrepo" restore latest --target "$W/rout" -q'
     synced restic restore "$r"
     [ "$r" = "$RUNS" ] && verify restic restore "$(find "$W/rout" -type f -name disk.img)" "$SHA_INC"
     rm -rf "$W/rout"
   fi
   if has_tool borg; then
-    rm -rf "$W/bout"; mkdir "$W/bout"; warm "$W/brepo" "$BORG_BASE_DIR"; quiesce
+    rm -rf "$W/bout"; mkdir "$W/bout"; WARM=("$W/brepo" "$BORG_BASE_DIR")
     timed borg restore "$r" sh -c 'cd "$W/bout" && borg extract "$W/brepo::inc"'
     synced borg restore "$r"
     [ "$r" = "$RUNS" ] && verify borg restore "$(find "$W/bout" -type f -name disk.img)" "$SHA_INC"
@@ -339,26 +358,27 @@ for r in $(seq "$RUNS"); do
 done
 T_END=$(date +%s)
 read -r JF1 _ < <(other_ticks)
-quiesce
+sync
 
 if has_tool lifeboat; then
   say "lifeboat: restore the other two restore points once and verify them"
-  rm -f "$W/lout.img"; export POINT_READ; warm "$W/lrepo-read"
+  rm -f "$W/lout.img"; export POINT_READ; WARM=("$W/lrepo-read")
   timed lifeboat restore-read 1 sh -c 'node "$LB" image restore "$POINT_READ" "$W/lout.img" --repo "$W/lrepo-read"'
   verify lifeboat restore-read "$W/lout.img" "$SHA_INC"
-  rm -f "$W/lout.img"; warm "$W/lrepo-cbt"
+  rm -f "$W/lout.img"; WARM=("$W/lrepo-cbt")
   timed lifeboat restore-full 1 sh -c 'node "$LB" image restore "$POINT_FULL" "$W/lout.img" --repo "$W/lrepo-cbt"'
   verify lifeboat restore-full "$W/lout.img" "$SHA_FULL"
   rm -f "$W/lout.img"
 fi
 if has_tool lifeboat; then
   say "lifeboat repo check --read-data (once, on the incremental repository)"
-  warm "$W/lrepo-cbt"
+  WARM=("$W/lrepo-cbt")
   timed lifeboat check-read-data 1 sh -c 'node "$LB" repo check --repo "$W/lrepo-cbt" --read-data'
 fi
 
 awk -v j="$((JF1 - JF0))" -v t="$TCK" -v s="$T_START" -v e="$T_END" \
-  'BEGIN { printf "{\"timedSectionWall\": %d, \"timedSectionOtherCpu\": %.1f}\n", e - s, j / t }' >"$RUN/span.json"
+  -v w="$WAITED" -v q="$WAIT_QUIET" \
+  'BEGIN { printf "{\"timedSectionWall\": %d, \"timedSectionOtherCpu\": %.1f, \"waitQuiet\": %d, \"waitedForQuiet\": %d}\n", e - s, j / t, q, w }' >"$RUN/span.json"
 
 # ---------------------------------------------------------------------------------------------------- report
 say "results"

@@ -218,7 +218,11 @@ p(
         ? `Mostly quiet; some runs shared the CPU: ${busyRows.join(', ')}.`
         : 'The machine was quiet.'),
 );
-if (span.timedSectionWall) p(`Timed section: ${span.timedSectionWall} s wall.`);
+if (span.timedSectionWall)
+  p(
+    `Timed section: ${span.timedSectionWall} s wall` +
+      (span.waitQuiet ? `, of which ${span.waitedForQuiet} s waiting for a quiet machine (--wait-quiet ${span.waitQuiet}).` : '.'),
+  );
 p();
 p(`Machine: ${meta.nproc} × ${meta.cpu}, ${f1(meta.memTotalKiB / 1024 / 1024)} GiB RAM, ${meta.os}, kernel ${meta.kernel}. `
   + `Versions: Node ${meta.node}; ${meta.restic}; ${meta.borg}; ${meta.e2fsprogs}; Lifeboat ${meta.lifeboatCommit}. Date ${meta.date}.`);

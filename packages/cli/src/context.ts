@@ -1,4 +1,5 @@
-import { LocalStore, type Progress, Repository, type Store } from '@lifeboat/repository';
+import { readFileSync } from 'node:fs';
+import { LocalStore, type Progress, Repository, recoveryUnlocker, type Store } from '@lifeboat/repository';
 import type { Command } from 'commander';
 import { EXIT, UsageError } from './errors.js';
 import { readPassword } from './password.js';
@@ -7,6 +8,7 @@ import { silentProgress, TerminalProgress } from './progress.js';
 export interface GlobalOptions {
   repo?: string;
   passwordFile?: string;
+  recoveryKeyFile?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -30,12 +32,24 @@ export function storeFor(opts: GlobalOptions): Store {
 export async function openRepository(opts: GlobalOptions): Promise<Repository> {
   const store = storeFor(opts);
   await Repository.readConfig(store); // refuse a missing or unknown repository before asking for a password
+  const recovery = opts.recoveryKeyFile
+    ? readFirstLine(opts.recoveryKeyFile)
+    : process.env.LIFEBOAT_RECOVERY_KEY;
+  if (recovery) return Repository.openWith(store, [recoveryUnlocker(recovery)]);
   const password = await readPassword({
     passwordFile: opts.passwordFile,
     env: 'LIFEBOAT_PASSWORD',
     prompt: 'Repository password: ',
   });
   return Repository.open(store, password);
+}
+
+function readFirstLine(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split(/\r?\n/)[0] ?? '';
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
 }
 
 export function progressFor(opts: GlobalOptions): Progress {

@@ -18,6 +18,10 @@ export function buildProgram(): Command {
       '--password-file <file>',
       'read the repository password from this file (default: $LIFEBOAT_PASSWORD or a prompt)',
     )
+    .option(
+      '--recovery-key-file <file>',
+      'open the repository with the recovery key in this file (or $LIFEBOAT_RECOVERY_KEY)',
+    )
     .option('--json', 'machine-readable output')
     .option('-q, --quiet', 'no progress output')
     .showHelpAfterError()

@@ -18,6 +18,7 @@ import {
 let dir: string;
 let a: Repo; // created with human output
 let b: Repo; // created with --json; its passwords are changed below
+let recoveryKey = '';
 
 beforeAll(() => {
   dir = tempDir('repo');
@@ -34,14 +35,25 @@ describe('repo init', () => {
     const config = JSON.parse(readFileSync(join(a.path, 'config'), 'utf8'));
     expect(config.version).toBe(1);
     expect(r.stdout).toContain(config.id);
-    expect(readdirSync(join(a.path, 'keys'))).toHaveLength(1);
+    expect(r.stdout).toMatch(/Recovery key .*\n\s+LB1-[A-Z0-9]{4}(-[A-Z0-9]{4}){12}\n/);
+    expect(readdirSync(join(a.path, 'keys'))).toHaveLength(2); // the password and the recovery key
   });
 
   it('creates a repository (--json: id, location, key slot)', async () => {
-    const j = await b.json<{ id: string; location: string; keySlot: string }>(['repo', 'init']);
+    const j = await b.json<{ id: string; location: string; keySlot: string; recoveryKey: string }>([
+      'repo',
+      'init',
+    ]);
     expect(j.id).toMatch(/^[0-9a-f]{32}$/);
     expect(j.location).toBe(b.path);
-    expect(readdirSync(join(b.path, 'keys'))).toEqual([j.keySlot]);
+    expect(readdirSync(join(b.path, 'keys'))).toContain(j.keySlot);
+    expect(readdirSync(join(b.path, 'keys'))).toHaveLength(2);
+    recoveryKey = j.recoveryKey;
+    // the recovery key opens the repository on its own, and is not stored in it
+    await b.ok(['points'], { LIFEBOAT_PASSWORD: undefined, LIFEBOAT_RECOVERY_KEY: recoveryKey });
+    for (const f of readdirSync(join(b.path, 'keys'))) {
+      expect(readFileSync(join(b.path, 'keys', f), 'utf8')).not.toContain(recoveryKey.slice(4, 20));
+    }
     const config = JSON.parse(readFileSync(join(b.path, 'config'), 'utf8'));
     expect(config.id).toBe(j.id);
   });
@@ -117,7 +129,7 @@ describe('passwords and key slots', () => {
       LIFEBOAT_NEW_PASSWORD: 'second-password',
     });
     expect(r.stdout).toMatch(/added key slot \S+/);
-    expect(readdirSync(join(b.path, 'keys'))).toHaveLength(2);
+    expect(readdirSync(join(b.path, 'keys'))).toHaveLength(3);
     await Promise.all([b.ok(['points']), b.ok(['points'], { LIFEBOAT_PASSWORD: 'second-password' })]);
   });
 
@@ -125,9 +137,9 @@ describe('passwords and key slots', () => {
     const slots = await b.json<SlotJson[]>(['repo', 'passwd', '--list'], {
       LIFEBOAT_PASSWORD: 'second-password',
     });
-    expect(slots).toHaveLength(2);
+    expect(slots).toHaveLength(3);
     expect(slots.map((s) => s.id).sort()).toEqual(readdirSync(join(b.path, 'keys')).sort());
-    for (const s of slots) expect(s.kind).toBe('password');
+    expect(slots.map((s) => s.kind).sort()).toEqual(['password', 'password', 'recovery']);
     const current = slots.filter((s) => s.current);
     expect(current).toHaveLength(1);
     expect(current[0]?.label).toBe('second');
@@ -150,7 +162,7 @@ describe('passwords and key slots', () => {
     expect(j.removed).toBeTruthy();
     expect(j.added).not.toBe(j.removed);
     const keys = readdirSync(join(b.path, 'keys'));
-    expect(keys).toHaveLength(2);
+    expect(keys).toHaveLength(3);
     expect(keys).toContain(j.added);
     expect(keys).not.toContain(j.removed);
     const [old] = await Promise.all([
@@ -164,7 +176,8 @@ describe('passwords and key slots', () => {
   it('repo passwd --remove removes a slot, and refuses to remove the last one', async () => {
     const slots = await b.json<SlotJson[]>(['repo', 'passwd', '--list']); // opened with the first password
     const first = slots.find((s) => s.current)!.id;
-    const other = slots.find((s) => !s.current)!.id;
+    const other = slots.find((s) => !s.current && s.kind === 'password')!.id;
+    const recovery = slots.find((s) => s.kind === 'recovery')!.id;
     const rm = await b.ok(['repo', 'passwd', '--remove', first], { LIFEBOAT_PASSWORD: 'third-password' });
     expect(rm.stdout).toContain(first);
 
@@ -177,7 +190,9 @@ describe('passwords and key slots', () => {
     expect(last.code).not.toBe(0);
     expect(last.stderr).toMatch(/last/);
     expectOneLineError(last.stderr);
-    expect(readdirSync(join(b.path, 'keys'))).toEqual([other]);
+    expect(readdirSync(join(b.path, 'keys')).sort()).toEqual([other, recovery].sort());
+    // the recovery key still opens after every other password changed
+    await b.ok(['points'], { LIFEBOAT_PASSWORD: undefined, LIFEBOAT_RECOVERY_KEY: recoveryKey });
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/no key slot no-such-slot/);
   });

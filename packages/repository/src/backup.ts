@@ -52,14 +52,16 @@ export async function backupImage(repo: Repository, options: BackupOptions): Pro
   if (await repo.store.stat(pointKey(id))) {
     throw new RepositoryError('INVALID_ARGUMENT', `restore point ${id} already exists; choose another id`);
   }
-  const parent = options.parent ? await repo.readPoint(options.parent) : undefined;
-  // Announce the session before reading the index, so that prune cannot delete what this backup deduplicates
-  // against; read prune plans after it, so as not to deduplicate against what prune is about to delete.
+  // Announce the session before reading anything of the repository (parent manifest, index), so that prune
+  // cannot delete what this backup reuses; read prune plans after it, so as not to deduplicate against what
+  // prune is about to delete (docs/repository-format.md, "Retention and garbage collection").
   const session = await BackupSession.start(repo);
   repo.invalidateIndex();
   let pool: WorkerPool | undefined;
-  const writer = new BlobWriter(repo, await doomedPacks(repo));
+  let writer: BlobWriter | undefined;
   try {
+    const parent = options.parent ? await repo.readPoint(options.parent) : undefined;
+    writer = new BlobWriter(repo, await doomedPacks(repo));
     await repo.loadIndex();
     pool = new WorkerPool({ secret: repo.key.secret, repositoryId: repo.id }, options.workers);
     const disks: DiskRecord[] = [];
@@ -93,7 +95,7 @@ export async function backupImage(repo: Repository, options: BackupOptions): Pro
     await checkpoint('backup:after-manifest');
     return manifest;
   } catch (err) {
-    await writer.salvage();
+    await writer?.salvage();
     throw err;
   } finally {
     await pool?.close();

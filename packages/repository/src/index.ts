@@ -1,7 +1,7 @@
 export { type BackupOptions, backupImage, type DiskSource, newPointId } from './backup.js';
 export { type CheckReport, checkRepository, type DamagedDisk, type DamagedRange } from './check.js';
 export { armCrashPoint, CHECKPOINTS, setCheckpointHook } from './crash.js';
-export type { KeySlot } from './crypto/keys.js';
+export { createKekSlot, type KeySlot, openKekSlot } from './crypto/keys.js';
 export { isRepositoryError, RepositoryError, type RepositoryErrorCode } from './errors.js';
 export { type ForgetOptions, type ForgetReport, forget } from './forget.js';
 export { CHUNK_SIZE, FORMAT_VERSION, LEAF_BLOCKS, PACK_TARGET_SIZE } from './format.js';
@@ -9,7 +9,14 @@ export { activeLeases, breakLeases, type LeaseRecord, MaintenanceLease } from '.
 export type { DiskRecord, Manifest, ResourceRef } from './manifest.js';
 export type { Progress } from './progress.js';
 export { type PlanRecord, type PruneOptions, type PruneReport, prune } from './prune.js';
-export { type InitOptions, Repository, type RepositoryConfig } from './repository.js';
+export {
+  type InitOptions,
+  passwordUnlocker,
+  Repository,
+  type RepositoryConfig,
+  recoveryUnlocker,
+  type Unlocker,
+} from './repository.js';
 export { DiskReader, findDisk, restoreDisk } from './restore.js';
 export {
   applyRetention,

@@ -3,12 +3,16 @@ import { blobId, openBlob } from './blob.js';
 import { Codec } from './compress.js';
 import { checkpoint } from './crash.js';
 import {
+  createKekSlot,
   createPasswordSlot,
   deriveMasterKey,
   type KeySlot,
   type MasterKey,
   newMasterSecret,
+  newRecoveryKey,
+  openKekSlot,
   openPasswordSlot,
+  parseRecoveryKey,
   validateSlot,
 } from './crypto/keys.js';
 import { open, sealToBuffer } from './crypto/seal.js';
@@ -89,9 +93,23 @@ export class Repository {
     const secret = newMasterSecret();
     const slot = await createPasswordSlot(config.id, secret, password, { cost: options.kdfCost });
     await store.put(keySlotKey(slot.id), Buffer.from(JSON.stringify(slot, null, 2)));
+    const recovery = newRecoveryKey();
+    const rslot = createKekSlot(config.id, secret, recovery.key, 'recovery', {
+      label: 'operator recovery key',
+    });
+    await store.put(keySlotKey(rslot.id), Buffer.from(JSON.stringify(rslot, null, 2)));
     await checkpoint('init:key-slot-stored');
     await store.put(CONFIG_KEY, Buffer.from(JSON.stringify(config, null, 2)));
-    return new Repository(store, config, deriveMasterKey(secret, config.id), slot.id, options.kdfCost, options);
+    const repo = new Repository(
+      store,
+      config,
+      deriveMasterKey(secret, config.id),
+      slot.id,
+      options.kdfCost,
+      options,
+    );
+    repo.recoveryKey = recovery.text;
+    return repo;
   }
 
   static async readConfig(store: Store): Promise<RepositoryConfig> {
@@ -131,21 +149,47 @@ export class Repository {
   }
 
   static async open(store: Store, password: string, options: IndexOptions = {}): Promise<Repository> {
+    return Repository.openWith(store, [passwordUnlocker(password)], options);
+  }
+
+  /**
+   * Opens with the first unlocker that opens one of the key slots: a password, the recovery key, a KMS key (the
+   * AWS adapter provides that unlocker: the repository knows nothing of KMS).
+   */
+  static async openWith(
+    store: Store,
+    unlockers: readonly Unlocker[],
+    options: IndexOptions = {},
+  ): Promise<Repository> {
     const config = await Repository.readConfig(store);
     const slots = await listSlots(store);
     if (slots.length === 0) {
       throw new RepositoryError('REPO_CORRUPT', `the repository at ${store.location} has no key slots`);
     }
-    for (const slot of slots) {
-      const secret = await openPasswordSlot(config.id, slot, password);
-      if (secret)
-        return new Repository(store, config, deriveMasterKey(secret, config.id), slot.id, undefined, options);
+    for (const unlocker of unlockers) {
+      for (const slot of slots.filter((s) => s.kind === unlocker.kind)) {
+        const secret = await unlocker.open(config.id, slot);
+        if (secret)
+          return new Repository(
+            store,
+            config,
+            deriveMasterKey(secret, config.id),
+            slot.id,
+            undefined,
+            options,
+          );
+      }
     }
+    const tried = unlockers.map((u) => u.what).join(' or ');
+    const kinds = [...new Set(slots.map((s) => s.kind))].join(', ');
     throw new RepositoryError(
       'WRONG_PASSWORD',
-      `the password does not open the repository at ${store.location} (tried ${slots.length} key slot${slots.length > 1 ? 's' : ''})`,
+      `the ${tried} does not open the repository at ${store.location} (its ${slots.length} key slot${slots.length > 1 ? 's are' : ' is'} of kind ${kinds})`,
     );
   }
+
+  /** The recovery key made by init, shown once to the operator; undefined on a repository opened later. */
+  recoveryKey: string | undefined;
 
   // ---- small sealed metadata objects (sessions, leases, prune plans) ----
 
@@ -191,6 +235,13 @@ export class Repository {
     return listSlots(this.store);
   }
 
+  /** Stores a key slot made elsewhere (a KMS slot from the AWS adapter). */
+  async addSlot(slot: KeySlot): Promise<KeySlot> {
+    await this.store.put(keySlotKey(slot.id), Buffer.from(JSON.stringify(slot, null, 2)));
+    await checkpoint('passwd:slot-added');
+    return slot;
+  }
+
   async addPassword(password: string, label?: string): Promise<KeySlot> {
     const slot = await createPasswordSlot(this.id, this.key.secret, password, { label, cost: this.kdfCost });
     await this.store.put(keySlotKey(slot.id), Buffer.from(JSON.stringify(slot, null, 2)));
@@ -207,10 +258,12 @@ export class Repository {
         `there is no key slot ${slotId}; "lifeboat repo passwd --list" lists them`,
       );
     }
-    if (slots.length === 1) {
+    const target = slots.find((s) => s.id === slotId)!;
+    const everyday = slots.filter((s) => s.kind !== 'recovery');
+    if (slots.length === 1 || (target.kind !== 'recovery' && everyday.length === 1)) {
       throw new RepositoryError(
         'KEY_SLOT',
-        `key slot ${slotId} is the last one: add another password before removing it`,
+        `key slot ${slotId} is the last ${slots.length === 1 ? 'key slot' : 'password or KMS slot (the recovery key is for emergencies)'}: add another password before removing it`,
       );
     }
     await this.store.delete(keySlotKey(slotId));
@@ -366,4 +419,21 @@ async function listSlots(store: Store): Promise<KeySlot[]> {
   });
   // Newest first: a password just changed is tried before older slots.
   return slots.sort((a, b) => b.created.localeCompare(a.created));
+}
+
+/** Something that may open key slots of one kind. */
+export interface Unlocker {
+  kind: KeySlot['kind'];
+  /** For error messages: "password", "recovery key", "KMS key". */
+  what: string;
+  open(repositoryId: string, slot: KeySlot): Promise<Buffer | undefined>;
+}
+
+export function passwordUnlocker(password: string): Unlocker {
+  return { kind: 'password', what: 'password', open: (id, slot) => openPasswordSlot(id, slot, password) };
+}
+
+export function recoveryUnlocker(recoveryKey: string): Unlocker {
+  const kek = parseRecoveryKey(recoveryKey);
+  return { kind: 'recovery', what: 'recovery key', open: async (id, slot) => openKekSlot(id, slot, kek) };
 }

@@ -42,14 +42,22 @@ export class IndexFixture {
   }
 
   get src(): IndexCacheSource {
-    return { repository: '0123456789abcdef0123456789abcdef', store: this.store as Store, key: this.key, codec: this.codec };
+    return {
+      repository: '0123456789abcdef0123456789abcdef',
+      store: this.store as Store,
+      key: this.key,
+      codec: this.codec,
+    };
   }
 
   /** Writes an index file (entries typed by their pack: one type per pack). */
   async write(entries: IndexEntry[], supersedes: string[] = []): Promise<string> {
     const id = newIndexId();
     const fixed = entries.map((e) => ({ ...e, type: 'data' as const }));
-    await this.store.put(indexKey(id), encodeIndexFile(this.key, this.codec, { id, supersedes, entries: fixed }));
+    await this.store.put(
+      indexKey(id),
+      encodeIndexFile(this.key, this.codec, { id, supersedes, entries: fixed }),
+    );
     return id;
   }
 

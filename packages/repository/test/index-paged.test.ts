@@ -7,8 +7,8 @@ import { openPagedIndex } from '../src/index/cache.js';
 import { decodeIndexFile, encodeIndexFile } from '../src/index/file.js';
 import { decodeIndexRecords, RECORD, readEntry } from '../src/index/records.js';
 import type { IndexEntry } from '../src/pack.js';
-import { fakeEntries, IndexFixture } from './index-helpers.js';
 import { tempDir } from './helpers.js';
+import { fakeEntries, IndexFixture } from './index-helpers.js';
 
 const tmp = tempDir('lb-index-');
 afterAll(tmp.cleanup);
@@ -18,8 +18,7 @@ const runs = (f: IndexFixture) => readdirSync(f.cache).filter((x) => x.endsWith(
 /** Cheap (vitest's expect per entry would cost seconds at 100k entries); types are all data in index files here. */
 const same = (a: IndexEntry | undefined, b: IndexEntry) => {
   const ok =
-    a !== undefined &&
-    a.id.equals(b.id) &&
+    a?.id.equals(b.id) &&
     a.packId === b.packId &&
     a.offset === b.offset &&
     a.length === b.length &&
@@ -31,13 +30,17 @@ describe('index records', () => {
   it('decode exactly as decodeIndexFile does', () => {
     const f = fixture();
     const entries = fakeEntries(1000, 5).map((e) => ({ ...e, type: 'tree' as const }));
-    const sealed = encodeIndexFile(f.key, f.codec, { id: 'a'.repeat(32), supersedes: ['b'.repeat(32)], entries });
+    const sealed = encodeIndexFile(f.key, f.codec, {
+      id: 'a'.repeat(32),
+      supersedes: ['b'.repeat(32)],
+      entries,
+    });
     const file = decodeIndexFile(f.key, f.codec, 'a'.repeat(32), sealed);
     const recs = decodeIndexRecords(f.key, f.codec, 'a'.repeat(32), sealed);
     expect(recs.supersedes).toEqual(file.supersedes);
     expect(recs.count).toBe(1000);
     const buf = recs.slice(0, 1000);
-    file.entries.forEach((e, i) => expect(readEntry(buf, i * RECORD)).toEqual(e));
+    expect(file.entries.map((_, i) => readEntry(buf, i * RECORD))).toEqual(file.entries);
     expect(() => decodeIndexRecords(f.key, f.codec, 'c'.repeat(32), sealed)).toThrow(/failed authentication/);
   });
 });
@@ -163,6 +166,22 @@ describe('the paged index', () => {
     expect(statSync(join(f.cache, runs(f)[0]!)).mode & 0o777).toBe(0o600);
   });
 
+  it('sorts an index file larger than the build buffer in slices into one run', async () => {
+    const f = fixture();
+    const big = fakeEntries(3500);
+    const small = fakeEntries(300);
+    await f.write(big);
+    await f.write(small);
+    const index = await f.open({ buildLimit: 1000 });
+    expect(runs(f)).toHaveLength(2); // the big file whole in one run, the small one in another
+    for (const e of [...big, ...small]) same(index.get(e.id), e);
+    index.close();
+    const again = await f.open({ buildLimit: 1000 });
+    expect(f.store.gets).toBe(0);
+    expect(again.size).toBe(3800);
+    again.close();
+  });
+
   it('answers right through Bloom false positives and ids sharing their first bytes across pages', async () => {
     const f = fixture();
     const entries = fakeEntries(2000);
@@ -223,6 +242,8 @@ describe('the paged index', () => {
     expect(index.size).toBe(100);
     index.close();
     writeFileSync(join(f.dir, 'file'), 'x');
-    await expect(openPagedIndex(f.src, join(f.dir, 'file', 'sub'))).rejects.toMatchObject({ code: 'CACHE_IO' });
+    await expect(openPagedIndex(f.src, join(f.dir, 'file', 'sub'))).rejects.toMatchObject({
+      code: 'CACHE_IO',
+    });
   });
 });

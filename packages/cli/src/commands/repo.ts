@@ -20,10 +20,14 @@ export function registerRepo(program: Command): void {
         confirm: true,
       });
       const r = await Repository.init(store, password);
-      if (opts.json) printJson({ id: r.id, location: store.location, keySlot: r.slotId });
+      if (opts.json)
+        printJson({ id: r.id, location: store.location, keySlot: r.slotId, recoveryKey: r.recoveryKey });
       else {
         print(`created repository ${r.id} at ${store.location}`);
-        print('Keep the password safe: without it (or another key slot) the backups cannot be read.');
+        print(
+          'Recovery key (shown once, never stored: keep it offline; it opens the repository when every password is lost):',
+        );
+        print(`  ${r.recoveryKey}`);
       }
     });
 

@@ -146,3 +146,91 @@ export function validateSlot(value: unknown, key: string): KeySlot {
   }
   return slot as KeySlot;
 }
+
+/**
+ * Slots whose key-encryption key comes from outside: a KMS data key ("aws-kms": the adapter calls
+ * GenerateDataKey to create the slot and Decrypt to open it) or the operator's recovery key ("recovery": 256
+ * random bits printed once at init; no KDF cost is needed at that entropy, HKDF binds it to the slot).
+ */
+export function createKekSlot(
+  repositoryId: string,
+  secret: Buffer,
+  kek: Buffer,
+  kind: 'aws-kms' | 'recovery',
+  fields: Pick<KeySlot, 'kms'> & { label?: string } = {},
+): KeySlot {
+  const id = randomBytes(8).toString('hex');
+  const plain: WrappedSecret = { repository: repositoryId, secret: secret.toString('base64') };
+  const wrapped = sealToBuffer(
+    slotKek(kind, kek, id),
+    slotContext(repositoryId, id),
+    Buffer.from(JSON.stringify(plain)),
+  );
+  return {
+    format: 1,
+    id,
+    kind,
+    label: fields.label ?? kind,
+    created: new Date().toISOString(),
+    ...(fields.kms ? { kms: fields.kms } : {}),
+    wrapped: wrapped.toString('base64'),
+  };
+}
+
+export function openKekSlot(repositoryId: string, slot: KeySlot, kek: Buffer): Buffer | undefined {
+  if (slot.kind !== 'aws-kms' && slot.kind !== 'recovery') return undefined;
+  try {
+    const plain = open(
+      slotKek(slot.kind, kek, slot.id),
+      slotContext(repositoryId, slot.id),
+      Buffer.from(slot.wrapped, 'base64'),
+      `key slot ${slot.id}`,
+    );
+    const parsed = JSON.parse(plain.toString('utf8')) as WrappedSecret;
+    return parsed.repository === repositoryId ? Buffer.from(parsed.secret, 'base64') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function slotKek(kind: string, kek: Buffer, slotId: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', kek, Buffer.from(slotId), `lifeboat/v1/slot-kek/${kind}`, 32));
+}
+
+/** A recovery key: 256 random bits in 13 groups of base32 (easy to type, to print, to check by eye). */
+const B32 = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+
+export function newRecoveryKey(): { key: Buffer; text: string } {
+  const key = randomBytes(32);
+  return { key, text: encodeRecoveryKey(key) };
+}
+
+function encodeRecoveryKey(key: Buffer): string {
+  let bits = '';
+  for (const b of key) bits += b.toString(2).padStart(8, '0');
+  bits = bits.padEnd(260, '0');
+  let out = '';
+  for (let i = 0; i < 260; i += 5) out += B32[Number.parseInt(bits.slice(i, i + 5), 2)];
+  return `LB1-${out.match(/.{1,4}/g)!.join('-')}`;
+}
+
+export function parseRecoveryKey(text: string): Buffer {
+  const body = text.trim().toUpperCase().replace(/^LB1-/, '').replace(/[-\s]/g, '');
+  if (body.length !== 52 || [...body].some((c) => !B32.includes(c))) {
+    throw new RepositoryError(
+      'INVALID_ARGUMENT',
+      'that is not a Lifeboat recovery key (LB1- followed by 52 characters in groups of 4)',
+    );
+  }
+  let bits = '';
+  for (const c of body) bits += B32.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.alloc(32);
+  for (let i = 0; i < 32; i++) key[i] = Number.parseInt(bits.slice(i * 8, i * 8 + 8), 2);
+  if (encodeRecoveryKey(key) !== `LB1-${body.match(/.{1,4}/g)!.join('-')}`) {
+    throw new RepositoryError(
+      'INVALID_ARGUMENT',
+      'the recovery key is mistyped (its last character does not match)',
+    );
+  }
+  return key;
+}

@@ -8,8 +8,14 @@ import { INDEX_PREFIX } from '../format.js';
 import type { Store } from '../store/store.js';
 import { mapLimit } from '../util.js';
 import { mergeRuns } from './merge.js';
-import { DEFAULT_LIMITS, type PagedIndexLimits, PagedBlobIndex } from './paged.js';
-import { type DecodedIndexRecords, decodeIndexRecords, RECORD, setRecordSource, sortRecords } from './records.js';
+import { DEFAULT_LIMITS, PagedBlobIndex, type PagedIndexLimits } from './paged.js';
+import {
+  type DecodedIndexRecords,
+  decodeIndexRecords,
+  RECORD,
+  setRecordSource,
+  sortRecords,
+} from './records.js';
 import {
   DEFAULT_TUNING,
   openRun,
@@ -85,7 +91,10 @@ export async function openPagedIndex(
     run.footer.sources.forEach((s, i) => {
       if (superseded.has(s.id)) run.alive[i] = 0;
     });
-  const index = new PagedBlobIndex(dir, src.repository, runs, tuning, { ...DEFAULT_LIMITS, ...options.limits });
+  const index = new PagedBlobIndex(dir, src.repository, runs, tuning, {
+    ...DEFAULT_LIMITS,
+    ...options.limits,
+  });
   cacheIo(dir, () => index.compact());
   return index;
 }
@@ -140,7 +149,8 @@ function holdSources(runs: Run[], listed: Map<string, number>): Set<string> {
   for (const run of [...runs].sort((a, b) => b.count - a.count)) {
     run.footer.sources.forEach((s: RunSource, i) => {
       const size = listed.get(s.id);
-      const ok = size !== undefined && s.count === s.total && (s.size < 0 || s.size === size) && !held.has(s.id);
+      const ok =
+        size !== undefined && s.count === s.total && (s.size < 0 || s.size === size) && !held.has(s.id);
       if (ok) held.add(s.id);
       else run.alive[i] = 0;
     });
@@ -203,7 +213,10 @@ class RunBuilder {
 
   add(id: string, size: number, file: DecodedIndexRecords): void {
     const source = { id, total: file.count, supersedes: file.supersedes, size };
-    if (file.count > this.limit) return this.addLarge(source, file);
+    if (file.count > this.limit) {
+      this.addLarge(source, file);
+      return;
+    }
     const records = file.slice(0, file.count);
     for (let at = 0; at < records.length; at += RECORD) setRecordSource(records, at, this.sources.length);
     this.parts.push(records);

@@ -88,7 +88,11 @@ export class PagedBlobIndex implements BlobIndex {
     try {
       const inputs: SortedInput[] = runs.map(runInput);
       const [mem] = this.memRecords();
-      if (mem.length) inputs.push({ chunks: [[mem, mem.length / RECORD] as [Buffer, number]].values(), isAlive: () => true });
+      if (mem.length)
+        inputs.push({
+          chunks: [[mem, mem.length / RECORD] as [Buffer, number]].values(),
+          isAlive: () => true,
+        });
       const last = Buffer.alloc(32);
       let first = true;
       for (const [buf, at] of mergeRecords(inputs)) {

@@ -90,7 +90,12 @@ export interface DecodedIndexRecords {
  * ~200 MB of IndexEntry objects), slice by slice. Same format and checks as decodeIndexFile in file.ts;
  * test/index-records.test.ts checks that both agree.
  */
-export function decodeIndexRecords(key: MasterKey, codec: Codec, id: string, sealed: Buffer): DecodedIndexRecords {
+export function decodeIndexRecords(
+  key: MasterKey,
+  codec: Codec,
+  id: string,
+  sealed: Buffer,
+): DecodedIndexRecords {
   const what = `index file ${indexKey(id)}`;
   const plain = open(key.metaKey, Buffer.from(indexKey(id)), sealed, what);
   let buf: Buffer;
