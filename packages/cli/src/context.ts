@@ -9,6 +9,7 @@ export interface GlobalOptions {
   repo?: string;
   passwordFile?: string;
   recoveryKeyFile?: string;
+  kms?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -18,24 +19,34 @@ export function globals(cmd: Command): GlobalOptions {
 }
 
 /** The store a --repo / LIFEBOAT_REPO location names. */
-export function storeFor(opts: GlobalOptions): Store {
+export async function storeFor(opts: GlobalOptions): Promise<Store> {
   const location = opts.repo ?? process.env.LIFEBOAT_REPO;
   if (!location) throw new UsageError('no repository: pass --repo or set LIFEBOAT_REPO');
+  if (location.startsWith('s3:')) {
+    // Loaded on demand: local repositories need no AWS SDK. Credentials come from the usual AWS variables and
+    // profiles; the region from AWS_REGION (default us-east-1).
+    const { S3Store } = await import('@lifeboat/aws');
+    return new S3Store(location);
+  }
   if (/^[a-z0-9]+:/i.test(location) && !location.startsWith('local:')) {
     throw new UsageError(
-      `"${location}": this build stores repositories in local folders only (S3 repositories come with the S3 store)`,
+      `"${location}": repositories live in a local folder (a path) or in S3 (s3:BUCKET/PREFIX)`,
     );
   }
   return new LocalStore(location.replace(/^local:/, ''));
 }
 
 export async function openRepository(opts: GlobalOptions): Promise<Repository> {
-  const store = storeFor(opts);
+  const store = await storeFor(opts);
   await Repository.readConfig(store); // refuse a missing or unknown repository before asking for a password
   const recovery = opts.recoveryKeyFile
     ? readFirstLine(opts.recoveryKeyFile)
     : process.env.LIFEBOAT_RECOVERY_KEY;
   if (recovery) return Repository.openWith(store, [recoveryUnlocker(recovery)]);
+  if (opts.kms) {
+    const { kmsUnlocker } = await import('@lifeboat/aws');
+    return Repository.openWith(store, [kmsUnlocker()]);
+  }
   const password = await readPassword({
     passwordFile: opts.passwordFile,
     env: 'LIFEBOAT_PASSWORD',

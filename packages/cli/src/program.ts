@@ -22,6 +22,7 @@ export function buildProgram(): Command {
       '--recovery-key-file <file>',
       'open the repository with the recovery key in this file (or $LIFEBOAT_RECOVERY_KEY)',
     )
+    .option('--kms', 'open the repository with its AWS KMS key slot (AWS credentials from the environment)')
     .option('--json', 'machine-readable output')
     .option('-q, --quiet', 'no progress output')
     .showHelpAfterError()

@@ -12,7 +12,7 @@ export function registerRepo(program: Command): void {
     .description('create a new, empty repository')
     .action(async (_o, cmd: Command) => {
       const opts = globals(cmd);
-      const store = storeFor(opts);
+      const store = await storeFor(opts);
       const password = await readPassword({
         passwordFile: opts.passwordFile,
         env: 'LIFEBOAT_PASSWORD',
@@ -50,6 +50,7 @@ export function registerRepo(program: Command): void {
     .option('--add', 'add a password, keeping the current one')
     .option('--remove <slot>', 'remove the key slot with this id')
     .option('--list', 'list the key slots')
+    .option('--add-kms <key>', 'add a key slot opened by this AWS KMS key (id, ARN or alias/NAME)')
     .option(
       '--new-password-file <file>',
       'read the new password from this file (else LIFEBOAT_NEW_PASSWORD or a prompt)',
@@ -57,14 +58,28 @@ export function registerRepo(program: Command): void {
     .option('--label <text>', 'label of the new key slot')
     .action(
       async (
-        o: { add?: boolean; remove?: string; list?: boolean; newPasswordFile?: string; label?: string },
+        o: {
+          add?: boolean;
+          remove?: string;
+          list?: boolean;
+          addKms?: string;
+          newPasswordFile?: string;
+          label?: string;
+        },
         cmd: Command,
       ) => {
         const opts = globals(cmd);
-        if ([o.add, o.remove, o.list].filter(Boolean).length > 1)
-          throw new UsageError('choose one of --add, --remove and --list');
+        if ([o.add, o.remove, o.list, o.addKms].filter(Boolean).length > 1)
+          throw new UsageError('choose one of --add, --add-kms, --remove and --list');
         const r = await openRepository(opts);
         if (o.list) return listSlots(r, Boolean(opts.json));
+        if (o.addKms) {
+          const { addKmsSlot } = await import('@lifeboat/aws');
+          const slot = await addKmsSlot(r, o.addKms);
+          return opts.json
+            ? printJson({ added: slot.id, kms: slot.kms?.keyId })
+            : print(`added KMS key slot ${slot.id} (${slot.kms?.keyId})`);
+        }
         if (o.remove) {
           await r.removeSlot(o.remove);
           return opts.json ? printJson({ removed: o.remove }) : print(`removed key slot ${o.remove}`);
