@@ -28,3 +28,4 @@ export {
 export { activeSessions, BackupSession } from './sessions.js';
 export { LocalStore } from './store/local.js';
 export type { ObjectInfo, Store } from './store/store.js';
+export { type ConformanceCheck, storeConformance } from './store/conformance.js';
