@@ -286,11 +286,12 @@ describe('usage errors and refusals', () => {
     expect(repoFiles(join(v2.path, 'meta')).size).toBe(0); // the backup wrote nothing
   });
 
-  it('S3 locations are refused by this build with exit 2', async () => {
-    const r = await lifeboat(['points'], {
-      env: { LIFEBOAT_REPO: 's3:bucket/prefix', LIFEBOAT_PASSWORD: 'x' },
-    });
-    expect(r.code).toBe(2);
-    expectOneLineError(r.stderr);
+  it('malformed S3 locations and unknown schemes are refused with exit 2', async () => {
+    for (const location of ['s3:Bad_Bucket/prefix', 's3:', 'ftp://host/repo']) {
+      const r = await lifeboat(['points'], { env: { LIFEBOAT_REPO: location, LIFEBOAT_PASSWORD: 'x' } });
+      expect(r.code, location).toBe(2);
+      expect(r.stderr).toMatch(/s3:BUCKET\/PREFIX/);
+      expectOneLineError(r.stderr);
+    }
   });
 });

@@ -21,12 +21,23 @@ export interface RegionInfo {
   zones: string[]; // ["us-east-1a", ...]
 }
 
-/** Caller of one request, resolved from the SigV4 access key. */
+/** Caller of one request, resolved from the SigV4 access key (and session token for temporary credentials). */
 export interface Principal {
   accountId: string;
   accessKeyId: string;
-  /** arn:aws:iam::<account>:root for the account's own key pair; roles and users come with part 2. */
+  /**
+   * arn:aws:iam::<account>:root for the account's own key pair, arn:aws:iam::<account>:user/<name> for an IAM
+   * user's access key, arn:aws:sts::<account>:assumed-role/<role>/<session> for AssumeRole credentials.
+   */
   arn: string;
+  /** Absent means root (the account's own key pair). */
+  kind?: 'root' | 'user' | 'assumed-role';
+  /** GetCallerIdentity's UserId: the account id for root, AIDA... for users, AROA...:<session> for sessions. */
+  userId?: string;
+  /** For assumed-role sessions: the role's ARN, session name and session tags (aws:PrincipalTag/...). */
+  roleArn?: string;
+  sessionName?: string;
+  sessionTags?: Tag[];
 }
 
 export interface VolumeRecord {

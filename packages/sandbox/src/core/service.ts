@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockEngine } from './blocks.js';
 import type { Account, Principal, RegionInfo } from './model.js';
 import type { StateStore } from './state.js';
@@ -64,11 +64,33 @@ export interface AwsRequest {
   readonly region: string;
   readonly principal: Principal;
   readonly requestId: string;
+  /**
+   * For services with `streamingBody`: the unread request body (body is then empty). The service reads it and
+   * checks payloadHash itself, since the server could not hash what it did not read.
+   */
+  readonly stream?: IncomingMessage;
+  /** The payload hash the client declared (x-amz-content-sha256, or a presigned URL's), when it declared one. */
+  readonly payloadHash?: string;
+  /** What verifying aws-chunked chunk signatures needs (STREAMING-AWS4-HMAC-SHA256-PAYLOAD bodies). */
+  readonly chunkSigning?: ChunkSigning;
+}
+
+/** The signing key and seed signature that chain an aws-chunked body's chunk signatures to the request's. */
+export interface ChunkSigning {
+  readonly key: Buffer;
+  readonly seedSignature: string;
+  readonly amzDate: string;
+  readonly scope: string; // date/region/service/aws4_request
 }
 
 export interface Service {
   /** SigV4 scope name this service answers. */
   readonly name: string;
+  /**
+   * Bodies are left unread for the service to stream (S3 objects of many GB): AwsRequest.stream is set, and the
+   * payload hash the client declared is trusted for the signature and left for the service to check.
+   */
+  readonly streamingBody?: boolean;
   /** Answers the request completely (status, headers, body), including errors in the service's own shape. */
   handle(req: AwsRequest, res: ServerResponse, ctx: SandboxContext): Promise<void>;
   /** The operation name for counters and fault injection (e.g. "GetSnapshotBlock"), if recognised. */

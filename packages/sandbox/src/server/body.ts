@@ -118,3 +118,15 @@ export function paceResponse(res: ServerResponse, bytesPerSecond: number): void 
     return res;
   }) as ServerResponse['end'];
 }
+
+/** Counts the body bytes of a request left for its service to stream (for the request counters). */
+export function meterRequest(req: IncomingMessage): () => number {
+  let got = 0;
+  const push = req.push.bind(req);
+  // The HTTP parser hands every body chunk to push(): counting there sees what arrived, read or not.
+  req.push = (chunk: unknown, encoding?: BufferEncoding) => {
+    if (chunk instanceof Uint8Array) got += chunk.length;
+    return push(chunk, encoding);
+  };
+  return () => got;
+}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError } from '../core/errors.js';
 import type { AwsRequest, Service } from '../core/service.js';
-import { meterResponse, paceResponse, readBody, releaseBody } from './body.js';
+import { meterRequest, meterResponse, paceResponse, readBody, releaseBody } from './body.js';
 import type { Context } from './context.js';
 import type { Counters } from './counters.js';
 import type { FaultRule, Faults } from './faults.js';
@@ -55,15 +55,18 @@ async function serveAws(
   rawQuery: string,
 ) {
   const requestId = randomUUID();
+  // Services that stream (S3) get the body unread; the others get it whole, and it is hashed for SigV4 here.
+  const streaming = p.services.get(scopeService(req, rawQuery) ?? '')?.streamingBody === true;
+  const streamedIn = streaming ? meterRequest(req) : undefined;
   let body: Buffer;
   try {
-    body = await readBody(req, AWS_BODY_LIMIT);
+    body = streaming ? Buffer.alloc(0) : await readBody(req, AWS_BODY_LIMIT);
   } catch (e) {
     writeAwsError(res, 'json', asAwsError(e, 'json'), requestId);
     return;
   }
   const auth = p.verifier.verify(
-    { method: req.method ?? 'GET', rawPath, rawQuery, rawHeaders: req.rawHeaders, body },
+    { method: req.method ?? 'GET', rawPath, rawQuery, rawHeaders: req.rawHeaders, body, streaming },
     Date.now(),
   );
   if (!auth.ok) {
@@ -97,14 +100,14 @@ async function serveAws(
     p.counters.count(auth.service, 'Refused', body.length, 0, true);
     return;
   }
-  const request = awsRequest(req, rawPath, rawQuery, body, auth, requestId);
+  const request = awsRequest(req, rawPath, rawQuery, body, auth, requestId, streaming);
   const operation = service.operationOf(request) ?? 'Unknown';
   const bytesOut = meterResponse(res);
   res.on('close', () => {
     p.counters.count(
       auth.service,
       operation,
-      body.length,
+      streamedIn ? streamedIn() : body.length,
       bytesOut(),
       res.statusCode >= 400 || !res.writableFinished,
     );
@@ -133,6 +136,7 @@ function awsRequest(
   body: Buffer,
   auth: AuthOk,
   requestId: string,
+  streaming: boolean,
 ): AwsRequest {
   let path = rawPath;
   try {
@@ -156,7 +160,19 @@ function awsRequest(
     },
     requestId,
   };
-  return auth.bodySha256 ? { ...base, bodySha256: auth.bodySha256 } : base;
+  const streamed = streaming
+    ? { stream: req, payloadHash: auth.payloadHash, chunkSigning: auth.chunkSigning }
+    : undefined;
+  return { ...base, ...(auth.bodySha256 && { bodySha256: auth.bodySha256 }), ...streamed };
+}
+
+/** The service of a request's SigV4 scope (header or presigned), read before the body: "KEY/DATE/REGION/SERVICE/". */
+function scopeService(req: IncomingMessage, rawQuery: string): string | undefined {
+  const header = req.headers.authorization;
+  const credential = header
+    ? /Credential=([^,\s]+)/.exec(header)?.[1]
+    : new URLSearchParams(rawQuery).get('X-Amz-Credential');
+  return credential?.split('/')[3];
 }
 
 /** Without a credential scope, guess the service from the request's shape (EC2's query form, EBS's paths). */

@@ -15,6 +15,8 @@ export interface SignedRequest {
   rawQuery: string;
   rawHeaders: string[];
   body: Buffer;
+  /** The body is left unread (S3): the declared payload hash is signed over as is, its service checks it. */
+  streaming?: boolean;
 }
 
 export interface AuthOk {
@@ -25,6 +27,10 @@ export interface AuthOk {
   region: string;
   /** SHA-256 of the body when it was computed for verification (lets EBS skip hashing a block twice). */
   bodySha256?: Buffer;
+  /** The payload hash the client declared (x-amz-content-sha256 or the presigned URL's). */
+  payloadHash?: string;
+  /** For STREAMING-AWS4-HMAC-SHA256-* bodies: what chains the chunk signatures to this request's signature. */
+  chunkSigning?: { key: Buffer; seedSignature: string; amzDate: string; scope: string };
 }
 
 export interface AuthFailure {
@@ -55,7 +61,9 @@ export class SigV4Verifier {
     if (!account) return fail('unknownKey', 'The security token included in the request is invalid.');
     const timeError = checkTime(parsed, now);
     if (timeError) return { ...fail(timeError.kind, timeError.message) };
-    const payload = payloadHashes(headers, req.body, parsed);
+    const payload = req.streaming
+      ? streamedHashes(headers, parsed)
+      : payloadHashes(headers, req.body, parsed);
     if ('mismatch' in payload) {
       return fail(
         'payloadMismatch',
@@ -81,6 +89,13 @@ export class SigV4Verifier {
           region: parsed.region,
         };
         if (payload.bodySha256) ok.bodySha256 = payload.bodySha256;
+        if (req.streaming)
+          withStreamingClaims(ok, hash, {
+            key,
+            seedSignature: parsed.signature,
+            amzDate: parsed.amzDate,
+            scope,
+          });
         return ok;
       }
     }
@@ -146,6 +161,21 @@ function checkTime(p: Parsed, now: number): { kind: AuthFailureKind; message: st
     };
   }
   return undefined;
+}
+
+/** Unread bodies: the client's declared hash is what it signed (S3 requires the header on header-signed calls). */
+function streamedHashes(
+  headers: Map<string, string>,
+  p: Parsed,
+): { candidates: string[]; bodySha256?: Buffer } | { mismatch: true } {
+  const claimed = headers.get('x-amz-content-sha256') ?? p.presigned?.payloadHash;
+  if (claimed !== undefined) return { candidates: [claimed] };
+  return p.presigned ? { candidates: ['UNSIGNED-PAYLOAD'] } : { mismatch: true };
+}
+
+function withStreamingClaims(ok: AuthOk, hash: string, signing: NonNullable<AuthOk['chunkSigning']>): void {
+  ok.payloadHash = hash;
+  if (hash.startsWith('STREAMING-AWS4-HMAC-SHA256-')) ok.chunkSigning = signing;
 }
 
 /** The payload hashes the client may have signed, and the body's SHA-256 if we had to compute it. */

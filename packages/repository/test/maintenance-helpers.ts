@@ -1,0 +1,373 @@
+/**
+ * Helpers of the maintenance tests (crash, interleaving, retention, lease, kill -9): a store factory so that
+ * the same cases run on the local folder store now and on S3 later, a test clock shared by every repository of
+ * a case (and by the store, for the objects' times), a controller of checkpoints that pauses one operation at a
+ * named step, small deterministic disk images and the verification every case ends with (every restore point
+ * restores byte-identical; check is clean).
+ */
+import { createCipheriv, createHash } from 'node:crypto';
+import { closeSync, cpSync, ftruncateSync, mkdirSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { checkRepository } from '../src/check.js';
+import { setCheckpointHook } from '../src/crash.js';
+import { CHUNK_SIZE } from '../src/format.js';
+import type { Manifest } from '../src/manifest.js';
+import { Repository } from '../src/repository.js';
+import { restoreDisk } from '../src/restore.js';
+import { LocalStore } from '../src/store/local.js';
+import type { ObjectInfo, Store } from '../src/store/store.js';
+import { shaFile, TEST_KDF, tempDir } from './helpers.js';
+
+export { CHUNK_SIZE, TEST_KDF };
+
+// ---- stores ----
+
+/** A place a repository lives: a location the CLI understands (--repo), and a Store for in-process use. */
+export interface StoreTarget {
+  location: string;
+  store: Store;
+}
+
+/**
+ * Makes empty repository locations and copies of prepared ones. The maintenance suites take a factory so that
+ * the same cases run against S3 once its store exists (an S3 factory makes a prefix per target and copies with
+ * CopyObject; `env` then carries the endpoint and credentials for the CLI).
+ */
+export interface StoreFactory {
+  readonly name: string;
+  /** Environment the CLI needs to reach the targets' locations (credentials, endpoint). */
+  readonly env: Record<string, string>;
+  /** A new, empty location. */
+  create(label: string): Promise<StoreTarget>;
+  /** A new location holding a copy of every object of `from` (prepared repositories are shared this way). */
+  copy(from: StoreTarget, label: string): Promise<StoreTarget>;
+  /** Removes every location this factory made. */
+  dispose(): Promise<void>;
+}
+
+/** Local folders under one temporary directory; copies are `cp -r` of the folder. */
+export function localFolderFactory(): StoreFactory {
+  const root = tempDir('lb-maint-');
+  let n = 0;
+  const fresh = (label: string) => join(root.path, `${label.replace(/[^a-z0-9-]/gi, '_')}-${n++}`);
+  return {
+    name: 'local folder',
+    env: {},
+    async create(label) {
+      const location = fresh(label);
+      return { location, store: new LocalStore(location) };
+    },
+    async copy(from, label) {
+      const location = fresh(label);
+      cpSync(from.location, location, { recursive: true });
+      return { location, store: new LocalStore(location) };
+    },
+    async dispose() {
+      root.cleanup();
+    },
+  };
+}
+
+/**
+ * The store factories the suites run on: the local folder store always; more join when their store exists
+ * (e.g. S3 when LIFEBOAT_TEST_S3 names the sandbox's endpoint).
+ */
+export function storeFactories(): StoreFactory[] {
+  return [localFolderFactory()];
+}
+
+/** Copies every object of one store into another, through the Store interface only (any store to any store). */
+export async function copyObjects(from: Store, to: Store): Promise<void> {
+  const keys: string[] = [];
+  for await (const o of from.list('')) keys.push(o.key);
+  for (const k of keys) await to.put(k, await from.get(k));
+}
+
+/** Keys (with sizes) of every object under prefix. */
+export async function listKeys(store: Store, prefix = ''): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for await (const o of store.list(prefix)) out.set(o.key, o.size);
+  return out;
+}
+
+/** Bytes of data and tree packs in the store. */
+export async function packBytes(store: Store): Promise<number> {
+  let n = 0;
+  for (const prefix of ['data/', 'meta/packs/']) for await (const o of store.list(prefix)) n += o.size;
+  return n;
+}
+
+// ---- time ----
+
+/** A clock the test steps; every repository of a case and its store read it. */
+export class TestClock {
+  constructor(public t = Date.now()) {}
+  readonly now = (): number => this.t;
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+/**
+ * A store whose objects carry the test clock's time as their lastModified (as S3 gives the server's time), so
+ * that stepping the clock ages objects consistently with sessions, leases and plans. Every other call goes to
+ * the inner store unchanged. Share one instance between the repositories of a case.
+ */
+export class ClockedStore implements Store {
+  private readonly written = new Map<string, number>();
+  constructor(
+    readonly inner: Store,
+    private readonly clock: TestClock,
+  ) {}
+  get location(): string {
+    return this.inner.location;
+  }
+  async put(key: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    await this.inner.put(key, data);
+    this.written.set(key, this.clock.now());
+  }
+  get(key: string): Promise<Buffer> {
+    return this.inner.get(key);
+  }
+  getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    return this.inner.getRange(key, offset, length);
+  }
+  private timed(o: ObjectInfo): ObjectInfo {
+    const t = this.written.get(o.key);
+    return t === undefined ? o : { ...o, lastModified: t };
+  }
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    const o = await this.inner.stat(key);
+    return o && this.timed(o);
+  }
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    for await (const o of this.inner.list(prefix)) yield this.timed(o);
+  }
+  async delete(key: string): Promise<void> {
+    await this.inner.delete(key);
+    this.written.delete(key);
+  }
+}
+
+// ---- checkpoints ----
+
+export interface Pause {
+  /** Resolves when the operation reached the checkpoint (and waits there). */
+  reached: Promise<void>;
+  /** Lets the paused operation go on. */
+  release(): void;
+  readonly hit: boolean;
+}
+
+/**
+ * Installs the checkpoint hook: records every checkpoint reached, and pauses at the ones asked for. Names are
+ * global to the process, so one controller at a time (the interleaving tests run sequentially).
+ */
+export class CheckpointControl {
+  readonly seen: string[] = [];
+  private pauses: Array<{ name: string; remaining: number; pause: Pause; resolve(): void; gate: Promise<void> }> =
+    [];
+  /** Called at every checkpoint before pausing (e.g. to run another operation synchronously with it). */
+  onCheckpoint: ((name: string) => void | Promise<void>) | undefined;
+
+  install(): this {
+    setCheckpointHook(async (name) => {
+      this.seen.push(name);
+      await this.onCheckpoint?.(name);
+      for (const p of this.pauses) {
+        if (p.name !== name || p.remaining <= 0) continue;
+        if (--p.remaining > 0) continue;
+        p.resolve();
+        await p.gate;
+      }
+    });
+    return this;
+  }
+
+  uninstall(): void {
+    setCheckpointHook(undefined);
+    for (const p of this.pauses) p.pause.release();
+    this.pauses = [];
+  }
+
+  /** Pauses the n-th arrival at `name` from now on (default: the next one) until release(). */
+  pauseAt(name: string, n = 1): Pause {
+    let resolveReached!: () => void;
+    let resolveGate!: () => void;
+    let hit = false;
+    const reached = new Promise<void>((r) => {
+      resolveReached = r;
+    });
+    const gate = new Promise<void>((r) => {
+      resolveGate = r;
+    });
+    const pause: Pause = {
+      reached,
+      release: () => resolveGate(),
+      get hit() {
+        return hit;
+      },
+    };
+    this.pauses.push({
+      name,
+      remaining: n,
+      pause,
+      gate,
+      resolve: () => {
+        hit = true;
+        resolveReached();
+      },
+    });
+    return pause;
+  }
+
+  count(name: string): number {
+    return this.seen.filter((s) => s === name).length;
+  }
+}
+
+/**
+ * Waits until the operation reaches its pause; fails (with the operation's own error, if any) when it ends
+ * without reaching it.
+ */
+export async function untilPaused(pause: Pause, op: Promise<unknown>, what: string): Promise<void> {
+  const ended = op.then(
+    () => 'ended' as const,
+    (err: unknown) => {
+      throw err;
+    },
+  );
+  const r = await Promise.race([pause.reached.then(() => 'paused' as const), ended]);
+  if (r !== 'paused') throw new Error(`${what}: ended without reaching its checkpoint`);
+}
+
+// ---- images ----
+
+/** Deterministic incompressible bytes (AES-256-CTR of zeros under a key derived from the seed): fast. */
+export function seeded(seed: string, length: number): Buffer {
+  const key = createHash('sha256').update(seed).digest();
+  const c = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+  return Buffer.concat([c.update(Buffer.alloc(length)), c.final()]);
+}
+
+/** A block of compressible, non-zero content. */
+export function textBlock(seed: string): Buffer {
+  const line = Buffer.from(`${seed}: lifeboat maintenance test data, compressible. `);
+  const b = Buffer.alloc(CHUNK_SIZE);
+  for (let o = 0; o < CHUNK_SIZE; o += line.length) line.copy(b, o);
+  return b;
+}
+
+/**
+ * Block contents of a disk image: `blocks[i]` is the seed of block i (a random block), "text:<seed>" a
+ * compressible block, or null/undefined a hole. `tail` shortens the last block (a size not a multiple).
+ */
+export interface ImageLayout {
+  blocks: Array<string | null | undefined>;
+  tail?: number;
+}
+
+export function blockBytes(seed: string): Buffer {
+  return seed.startsWith('text:') ? textBlock(seed.slice(5)) : seeded(seed, CHUNK_SIZE);
+}
+
+/** Writes the image sparse; returns its sha256. */
+export function writeLayout(path: string, layout: ImageLayout): string {
+  const size = layout.blocks.length * CHUNK_SIZE - (layout.tail ? CHUNK_SIZE - layout.tail : 0);
+  const fd = openSync(path, 'w');
+  const h = createHash('sha256');
+  try {
+    ftruncateSync(fd, size);
+    const zero = Buffer.alloc(CHUNK_SIZE);
+    layout.blocks.forEach((seed, i) => {
+      const len = Math.min(CHUNK_SIZE, size - i * CHUNK_SIZE);
+      if (seed) {
+        const b = blockBytes(seed).subarray(0, len);
+        writeSync(fd, b, 0, len, i * CHUNK_SIZE);
+        h.update(b);
+      } else h.update(zero.subarray(0, len));
+    });
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+/** A layout of n random blocks named prefix-0.., with holes at the given indexes. */
+export function randomLayout(prefix: string, n: number, holes: number[] = []): ImageLayout {
+  return { blocks: Array.from({ length: n }, (_, i) => (holes.includes(i) ? null : `${prefix}-${i}`)) };
+}
+
+/** The layout with some blocks replaced (a later state of the same disk); returns it and the changed indexes. */
+export function changeLayout(
+  layout: ImageLayout,
+  changes: Record<number, string | null>,
+): { layout: ImageLayout; changed: number[] } {
+  const blocks = [...layout.blocks];
+  for (const [i, seed] of Object.entries(changes)) blocks[Number(i)] = seed;
+  return { layout: { ...layout, blocks }, changed: Object.keys(changes).map(Number) };
+}
+
+// ---- repositories in process ----
+
+export const PASSWORD = 'maintenance test password';
+
+/** A repository on a target with the cheap test KDF, its clock and index cache under `cacheDir`. */
+export async function initRepo(
+  target: StoreTarget,
+  clock: TestClock,
+  cacheDir: string,
+): Promise<{ repo: Repository; store: ClockedStore }> {
+  const store = new ClockedStore(target.store, clock);
+  const repo = await Repository.init(store, PASSWORD, { kdfCost: TEST_KDF, cacheDir });
+  repo.now = clock.now;
+  return { repo, store };
+}
+
+/** Another process's view of the same repository (its own Repository object, same clock and cache folder). */
+export async function openAgain(store: Store, clock: TestClock, cacheDir: string): Promise<Repository> {
+  const repo = await Repository.open(store, PASSWORD, { cacheDir });
+  repo.now = clock.now;
+  return repo;
+}
+
+/** Expected content of restore points: point id -> disk name -> sha256. */
+export type Expected = Map<string, Record<string, string>>;
+
+/**
+ * The end of every case: the restore points are exactly the expected ones, each disk restores byte-identical
+ * (through restoreDisk, into a file), and check (optionally with readData) reports nothing.
+ */
+export async function verifyRepository(
+  repo: Repository,
+  expected: Expected,
+  scratch: string,
+  options: { readData?: boolean } = {},
+): Promise<void> {
+  repo.invalidateIndex();
+  const report = await checkRepository(repo, { readData: options.readData, workers: 1 });
+  expect({ problems: report.problems, damaged: report.damaged }).toEqual({ problems: [], damaged: [] });
+  expect(report.ok).toBe(true);
+  expect(await repo.pointIds()).toEqual([...expected.keys()].sort());
+  mkdirSync(scratch, { recursive: true });
+  for (const [id, disks] of expected) {
+    const point = await repo.readPointExact(id);
+    expect(point.disks.map((d) => d.name).sort()).toEqual(Object.keys(disks).sort());
+    for (const [disk, sha] of Object.entries(disks)) {
+      const target = join(scratch, `${id}-${disk}.restored`);
+      rmSync(target, { force: true });
+      await restoreDisk(repo, point, disk, target, { workers: 1 });
+      expect(await shaFile(target), `restore point ${id}, disk ${disk}`).toBe(sha);
+      unlinkSync(target);
+    }
+  }
+}
+
+/** Blob ids (hex) of the chunks and tree nodes a restore point reaches. */
+export function statsOf(m: Manifest): { newChunks: number; newBytes: number } {
+  return {
+    newChunks: m.disks.reduce((n, d) => n + d.stats.newChunks, 0),
+    newBytes: m.disks.reduce((n, d) => n + d.stats.newBytesStored, 0),
+  };
+}
