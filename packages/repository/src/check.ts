@@ -35,6 +35,8 @@ export interface CheckReport {
   /** Damage not tied to a disk range: unreadable index files, manifests, packs. */
   problems: string[];
   damaged: DamagedDisk[];
+  /** Every blob that cannot be read where the index says (or is in no index file), for repair. */
+  badBlobs: Array<{ id: string; packId?: string; type?: 'data' | 'tree'; reason: string }>;
   stats: {
     points: number;
     indexFiles: number;
@@ -59,6 +61,7 @@ export async function checkRepository(
     ok: true,
     problems: [],
     damaged: [],
+    badBlobs: [],
     stats: { points: 0, indexFiles: 0, packs: 0, blobs: 0, packBytesRead: 0, blobsVerified: 0 },
   };
   const packs = new Map<string, number>(); // key -> size
@@ -84,6 +87,15 @@ export async function checkRepository(
       const ranges = await checkDisk(repo, index, bad, disk);
       if (ranges.length) report.damaged.push({ point: m.id, disk: disk.name, ranges });
     }
+  }
+  for (const [k, reason] of bad) {
+    const e = index.get(Buffer.from(k, 'latin1'));
+    report.badBlobs.push({
+      id: Buffer.from(k, 'latin1').toString('hex'),
+      packId: e?.packId,
+      type: e?.type,
+      reason,
+    });
   }
   report.ok = report.problems.length === 0 && report.damaged.length === 0;
   return report;
@@ -203,11 +215,13 @@ async function verifyPack(
     })),
   });
   report.stats.blobsVerified += trailer.length;
+  // Only the copy the index points to is in use: a damaged copy elsewhere (repaired, or garbage) is not damage.
+  const inUse = new Set(indexed.map((e) => e.id.toString('latin1')));
   result.errors.forEach((error, i) => {
-    if (error) {
-      bad.set(trailer[i]!.id.toString('latin1'), `pack ${key}: ${error}`);
-      report.problems.push(`pack ${key}: blob ${trailer[i]!.id.toString('hex').slice(0, 16)}: ${error}`);
-    }
+    const k = trailer[i]!.id.toString('latin1');
+    if (!error || !inUse.has(k)) return;
+    bad.set(k, `pack ${key}: ${error}`);
+    report.problems.push(`pack ${key}: blob ${trailer[i]!.id.toString('hex').slice(0, 16)}: ${error}`);
   });
 }
 
@@ -229,7 +243,11 @@ async function checkDisk(
   };
   const problem = (id: Buffer): string | undefined => {
     const entry = index.get(id);
-    if (!entry) return `blob ${id.toString('hex').slice(0, 16)} is in no index file`;
+    if (!entry) {
+      const reason = `blob ${id.toString('hex').slice(0, 16)} is in no index file`;
+      bad.set(id.toString('latin1'), reason);
+      return reason;
+    }
     return bad.get(id.toString('latin1'));
   };
   const walk = async (id: Buffer, level: number, firstBlock: number): Promise<void> => {

@@ -9,6 +9,7 @@ export { activeLeases, breakLeases, type LeaseRecord, MaintenanceLease } from '.
 export type { DiskRecord, Manifest, ResourceRef } from './manifest.js';
 export type { Progress } from './progress.js';
 export { type PlanRecord, type PruneOptions, type PruneReport, prune } from './prune.js';
+export { assertRepairable, type RepairReport, repairRepository } from './repair.js';
 export {
   type InitOptions,
   passwordUnlocker,
@@ -26,6 +27,6 @@ export {
   type RetentionPolicy,
 } from './retention.js';
 export { activeSessions, BackupSession } from './sessions.js';
+export { type ConformanceCheck, storeConformance } from './store/conformance.js';
 export { LocalStore } from './store/local.js';
 export type { ObjectInfo, Store } from './store/store.js';
-export { type ConformanceCheck, storeConformance } from './store/conformance.js';

@@ -1,4 +1,10 @@
-import { type CheckReport, checkRepository, Repository } from '@lifeboat/repository';
+import {
+  assertRepairable,
+  type CheckReport,
+  checkRepository,
+  Repository,
+  repairRepository,
+} from '@lifeboat/repository';
 import type { Command } from 'commander';
 import { globals, openRepository, print, printJson, progressFor, storeFor } from '../context.js';
 import { EXIT, UsageError } from '../errors.js';
@@ -42,6 +48,42 @@ export function registerRepo(program: Command): void {
       if (opts.json) printJson(report);
       else printReport(report, Boolean(o.readData));
       if (!report.ok) process.exitCode = EXIT.damaged;
+    });
+
+  repo
+    .command('repair')
+    .description(
+      'store again, from the source disks, what check finds missing or corrupt; record what cannot be',
+    )
+    .option(
+      '--source <name=image>',
+      'source image of the disk NAME (repeatable)',
+      (v: string, p: string[] = []) => [...p, v],
+    )
+    .option('--read-data', 'find corrupt data by reading every pack (else only missing or truncated data)')
+    .action(async (o: { source?: string[]; readData?: boolean }, cmd: Command) => {
+      const opts = globals(cmd);
+      const sources: Record<string, string> = {};
+      for (const s of o.source ?? []) {
+        const eq = s.indexOf('=');
+        if (eq <= 0)
+          throw new UsageError(
+            `--source ${s}: expected NAME=IMAGE (the disk name as "lifeboat points" shows it)`,
+          );
+        sources[s.slice(0, eq)] = s.slice(eq + 1);
+      }
+      assertRepairable(sources);
+      const r = await openRepository(opts);
+      const report = await repairRepository(r, { sources, readData: o.readData });
+      if (opts.json) printJson(report);
+      else {
+        print(
+          `${report.damagedBlobs} damaged blob(s) in use; ${report.repaired.length} stored again from the sources`,
+        );
+        for (const u of report.unrecoverable)
+          print(`cannot repair ${u.id.slice(0, 16)} (${u.reason}): ${u.where.join('; ')}`);
+      }
+      if (report.unrecoverable.length) process.exitCode = EXIT.damaged;
     });
 
   repo

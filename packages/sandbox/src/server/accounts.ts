@@ -1,4 +1,4 @@
-import type { Account, RegionInfo } from '../core/model.js';
+import type { Account, Principal, RegionInfo } from '../core/model.js';
 
 /**
  * The sandbox's test accounts. Their key pairs are published test fixtures, not secrets: they only open this
@@ -32,3 +32,14 @@ export const TEST_REGIONS: readonly RegionInfo[] = [
   { name: 'eu-west-1', zones: zones('eu-west-1') },
   { name: 'us-west-2', zones: zones('us-west-2') },
 ];
+
+/** The caller an account's own key pair stands for: the root user, allowed everything (unless restricted). */
+export function rootPrincipal(a: Account): Principal {
+  return {
+    accountId: a.accountId,
+    accessKeyId: a.accessKeyId,
+    arn: `arn:aws:iam::${a.accountId}:root`,
+    kind: 'root',
+    userId: a.accountId,
+  };
+}

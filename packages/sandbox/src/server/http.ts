@@ -28,6 +28,8 @@ export interface Pipeline {
   faults: Faults;
   counters: Counters;
   admin(req: IncomingMessage, res: ServerResponse, rawPath: string, rawQuery: string): Promise<void>;
+  /** Permission check once the operation is known: an error in the service's shape refuses the call. */
+  authorize?(req: AwsRequest, operation: string): AwsError | undefined;
 }
 
 /** The request listener: admin API under /_sandbox/, every other request is an AWS request. */
@@ -113,6 +115,12 @@ async function serveAws(
     );
   });
   res.setHeader('x-amzn-RequestId', requestId);
+  const denied = p.authorize?.(request, operation);
+  if (denied) {
+    writeAwsError(res, protocol, denied, requestId);
+    releaseBody(body);
+    return;
+  }
   const outcome = await applyFaults(p.faults.draw(auth.service, operation), res, body.length, protocol);
   if (outcome === 'dropped') return;
   if (outcome) {
@@ -153,11 +161,7 @@ function awsRequest(
     body,
     service: auth.service,
     region: auth.region,
-    principal: {
-      accountId: auth.account.accountId,
-      accessKeyId: auth.accessKeyId,
-      arn: `arn:aws:iam::${auth.account.accountId}:root`,
-    },
+    principal: auth.principal,
     requestId,
   };
   const streamed = streaming

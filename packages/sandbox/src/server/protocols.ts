@@ -62,6 +62,20 @@ const AUTH_ERRORS: Record<AuthFailureKind, Record<Protocol, [code: string, statu
     query: ['ExpiredToken', 403],
     s3: ['AccessDenied', 403],
   },
+  invalidToken: {
+    ec2: ['AuthFailure', 401],
+    restJson: ['UnrecognizedClientException', 403],
+    json: ['UnrecognizedClientException', 400],
+    query: ['InvalidClientTokenId', 403],
+    s3: ['InvalidToken', 400],
+  },
+  expiredToken: {
+    ec2: ['RequestExpired', 400],
+    restJson: ['ExpiredTokenException', 403],
+    json: ['ExpiredTokenException', 400],
+    query: ['ExpiredToken', 403],
+    s3: ['ExpiredToken', 400],
+  },
   payloadMismatch: {
     ec2: ['SignatureDoesNotMatch', 403],
     restJson: ['InvalidSignatureException', 403],

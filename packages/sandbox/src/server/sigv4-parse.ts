@@ -10,7 +10,9 @@ export type AuthFailureKind =
   | 'badSignature'
   | 'skew' // header-signed request too far from our clock
   | 'expired' // presigned URL past its expiry
-  | 'payloadMismatch'; // x-amz-content-sha256 is not the body's hash
+  | 'payloadMismatch' // x-amz-content-sha256 is not the body's hash
+  | 'invalidToken' // temporary credentials without their session token, or with another one
+  | 'expiredToken'; // temporary credentials past their expiration
 
 /** What a request claims: key, scope, signed headers, signature and time. */
 export interface Parsed {

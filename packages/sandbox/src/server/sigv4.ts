@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { Account } from '../core/model.js';
+import type { Account, Principal } from '../core/model.js';
 import { canonicalHeaders, canonicalPath, canonicalQuery, headerValues } from './canonical.js';
 import { type AuthFailureKind, type Parsed, parseAuth } from './sigv4-parse.js';
 
@@ -19,9 +19,20 @@ export interface SignedRequest {
   streaming?: boolean;
 }
 
+/** What an access key id stands for: whose key, its secret, and (temporary credentials) token and expiry. */
+export interface Credential {
+  account: Account;
+  secretAccessKey: string;
+  principal: Principal;
+  sessionToken?: string;
+  /** Milliseconds on the sandbox clock (tests advance it to expire sessions). */
+  expiresAt?: number;
+}
+
 export interface AuthOk {
   ok: true;
   account: Account;
+  principal: Principal;
   accessKeyId: string;
   service: string;
   region: string;
@@ -41,11 +52,18 @@ export interface AuthFailure {
   service?: string;
 }
 
-/** Verifies a SigV4 request (Authorization header or presigned query) against the test accounts' keys. */
+/**
+ * Verifies a SigV4 request (Authorization header or presigned query) against the keys the lookup knows: the
+ * test accounts' root keys, IAM users' access keys and STS temporary credentials (which must come with their
+ * x-amz-security-token and expire on the sandbox clock).
+ */
 export class SigV4Verifier {
   private readonly keys = new Map<string, Buffer>();
 
-  constructor(private readonly lookup: (accessKeyId: string) => Account | undefined) {}
+  constructor(
+    private readonly lookup: (accessKeyId: string) => Credential | undefined,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   verify(req: SignedRequest, now: number): AuthOk | AuthFailure {
     const headers = headerValues(req.rawHeaders);
@@ -57,8 +75,8 @@ export class SigV4Verifier {
       message,
       service: parsed.service,
     });
-    const account = this.lookup(parsed.accessKeyId);
-    if (!account) return fail('unknownKey', 'The security token included in the request is invalid.');
+    const cred = this.lookup(parsed.accessKeyId);
+    if (!cred) return fail('unknownKey', 'The security token included in the request is invalid.');
     const timeError = checkTime(parsed, now);
     if (timeError) return { ...fail(timeError.kind, timeError.message) };
     const payload = req.streaming
@@ -74,16 +92,19 @@ export class SigV4Verifier {
     if ('missing' in canon) return fail('badSignature', `Signed header '${canon.missing}' is missing.`);
     const skip = parsed.presigned ? 'X-Amz-Signature' : undefined;
     const base = `${req.method}\n${canonicalPath(req.rawPath, parsed.service)}\n${canonicalQuery(req.rawQuery, skip)}\n${canon.text}\n${parsed.signedHeaders.join(';')}\n`;
-    const key = this.signingKey(account.secretAccessKey, parsed);
+    const key = this.signingKey(cred.secretAccessKey, parsed);
     const scope = `${parsed.date}/${parsed.region}/${parsed.service}/aws4_request`;
     for (const hash of payload.candidates) {
       const canonical = `${base}${hash}`;
       const toSign = `AWS4-HMAC-SHA256\n${parsed.amzDate}\n${scope}\n${sha256hex(canonical)}`;
       const expected = createHmac('sha256', key).update(toSign).digest();
       if (sameHex(expected, parsed.signature)) {
+        const refused = checkToken(cred, headers, req.rawQuery, this.clock());
+        if (refused) return fail(refused.kind, refused.message);
         const ok: AuthOk = {
           ok: true,
-          account,
+          account: cred.account,
+          principal: cred.principal,
           accessKeyId: parsed.accessKeyId,
           service: parsed.service,
           region: parsed.region,
@@ -115,6 +136,28 @@ export class SigV4Verifier {
     }
     return key;
   }
+}
+
+/** Temporary credentials need their session token (signed header or presigned query) and must not have expired. */
+function checkToken(
+  cred: Credential,
+  headers: Map<string, string>,
+  rawQuery: string,
+  now: number,
+): { kind: AuthFailureKind; message: string } | undefined {
+  if (cred.sessionToken === undefined) return undefined;
+  const given =
+    headers.get('x-amz-security-token') ??
+    (rawQuery.includes('X-Amz-Security-Token=')
+      ? (new URLSearchParams(rawQuery).get('X-Amz-Security-Token') ?? undefined)
+      : undefined);
+  if (given !== cred.sessionToken) {
+    return { kind: 'invalidToken', message: 'The security token included in the request is invalid.' };
+  }
+  if (cred.expiresAt !== undefined && now >= cred.expiresAt) {
+    return { kind: 'expiredToken', message: 'The security token included in the request is expired' };
+  }
+  return undefined;
 }
 
 function hmac(key: string | Buffer, data: string): Buffer {
