@@ -1,58 +1,386 @@
+/**
+ * Deterministic interleavings of backups, forget and prune, in one process, driven by the checkpoint hook
+ * (src/crash.ts): one operation is paused at a named step while others run, as separate processes would (each
+ * has its own Repository object; all share one test clock and the index cache folder of the host). After each
+ * case every restore point, old and new, restores byte-identical, check is clean, and a further prune cycle
+ * deletes only garbage. Runs on every store of storeFactories().
+ */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backupImage } from '../src/backup.js';
 import { forget } from '../src/forget.js';
-import { prune } from '../src/prune.js';
-import {
-  CheckpointControl, changeLayout, type Expected, initRepo, localFolderFactory, openAgain, randomLayout,
-  TestClock, untilPaused, verifyRepository, writeLayout,
-} from './maintenance-helpers.js';
+import { PLANS_PREFIX } from '../src/format.js';
+import type { Manifest } from '../src/manifest.js';
+import { type PlanRecord, type PruneReport, prune } from '../src/prune.js';
+import type { Repository } from '../src/repository.js';
+import { BackupSession, SESSION_MS } from '../src/sessions.js';
 import { tempDir } from './helpers.js';
+import {
+  CheckpointControl,
+  type ClockedStore,
+  changeLayout,
+  type Expected,
+  type ImageLayout,
+  initRepo,
+  openAgain,
+  type StoreFactory,
+  storeFactories,
+  TestClock,
+  untilPaused,
+  verifyRepository,
+  writeLayout,
+} from './maintenance-helpers.js';
 
 const tmp = tempDir('lb-inter-');
-const factory = localFolderFactory();
-afterAll(async () => { tmp.cleanup(); await factory.dispose(); });
-
-describe('scratch', () => {
-  it('incremental after plan with doomed parent chunks', async () => {
-    const clock = new TestClock();
-    const cache = join(tmp.path, 'cache1');
-    const target = await factory.create('bug');
-    const { repo, store } = await initRepo(target, clock, cache);
-    const X = randomLayout('x', 6);
-    const xSha = writeLayout(join(tmp.path, 'x.img'), X);
-    const { layout: X2, changed } = changeLayout(X, { 0: 'x2-0' });
-    const x2Sha = writeLayout(join(tmp.path, 'x2.img'), X2);
-    const disk = (p: string, changedBlocks?: number[]) => [{ name: 'd', path: join(tmp.path, p), ...(changedBlocks ? { changedBlocks } : {}) }];
-    const p0 = await backupImage(repo, { disks: disk('x.img'), resource: { id: 'x', kind: 'image' }, workers: 1 });
-    await forget(repo, { ids: [p0.id] });
-    const ctl = new CheckpointControl().install();
-    try {
-      const repoB = await openAgain(store, clock, cache);
-      const pause = ctl.pauseAt('backup:disk-done');
-      const b1 = backupImage(repoB, { disks: disk('x.img'), resource: { id: 'x', kind: 'image' }, workers: 1 });
-      await untilPaused(pause, b1, 'b1');
-      const r1 = await prune(repo, { graceMs: 60_000, safetyMarginMs: 1000 });
-      console.log(r1);
-      pause.release();
-      const p1 = await b1;
-      clock.advance(2000);
-      const repoC = await openAgain(store, clock, cache);
-      const pause2 = ctl.pauseAt('backup:disk-done');
-      const b2 = backupImage(repoC, { disks: disk('x2.img', changed), parent: p1.id, resource: { id: 'x', kind: 'image' }, workers: 1 });
-      await untilPaused(pause2, b2, 'b2');
-      await forget(repo, { ids: [p1.id] });
-      clock.advance(61_000);
-      const r2 = await prune(repo, { graceMs: 60_000, safetyMarginMs: 1000 });
-      console.log(JSON.stringify(r2));
-      pause2.release();
-      const p2 = await b2;
-      console.log(p2.disks[0]!.stats);
-      const expected: Expected = new Map([[p2.id, { d: x2Sha }]]);
-      await verifyRepository(repo, expected, join(tmp.path, 'scratch'));
-      expect(xSha).toBeTruthy();
-    } finally {
-      ctl.uninstall();
-    }
-  });
+const factories = storeFactories();
+afterAll(async () => {
+  tmp.cleanup();
+  for (const f of factories) await f.dispose();
 });
+
+const GRACE = 10 * 60_000;
+const MARGIN = 60_000;
+const PRUNE = { graceMs: GRACE, safetyMarginMs: MARGIN };
+
+/** X: four random blocks, a hole, a compressible block. Y: X with blocks 0 and 1 changed. K: a keeper. */
+const X: ImageLayout = { blocks: ['x-0', 'x-1', 'x-2', null, 'x-3', 'text:x'], tail: 100_000 };
+const Y = changeLayout(X, { 0: 'y-0', 1: 'y-1' });
+const K: ImageLayout = { blocks: ['k-0', null, 'k-1'] };
+
+let worlds = 0;
+
+/** One repository, its clock, its images and the restore points it must hold. */
+class World {
+  readonly expected: Expected = new Map();
+  private readonly images = new Map<string, { path: string; sha: string }>();
+  private constructor(
+    readonly dir: string,
+    readonly clock: TestClock,
+    readonly cache: string,
+    readonly store: ClockedStore,
+    /** The maintenance process (forget, prune). */
+    readonly repo: Repository,
+  ) {}
+
+  static async create(factory: StoreFactory): Promise<World> {
+    const dir = join(tmp.path, `w${worlds++}`);
+    const clock = new TestClock(Date.UTC(2026, 0, 5, 12, 0, 0));
+    const cache = join(dir, 'cache');
+    const { repo, store } = await initRepo(await factory.create('interleave'), clock, cache);
+    mkdirSync(dir, { recursive: true });
+    return new World(dir, clock, cache, store, repo);
+  }
+
+  image(name: string, layout: ImageLayout): string {
+    let img = this.images.get(name);
+    if (!img) {
+      const path = join(this.dir, `${name}.img`);
+      img = { path, sha: writeLayout(path, layout) };
+      this.images.set(name, img);
+    }
+    return img.path;
+  }
+
+  /** Another process's Repository. */
+  process(): Promise<Repository> {
+    return openAgain(this.store, this.clock, this.cache);
+  }
+
+  /** A backup in its own process; once it succeeds, its restore point is expected to restore. */
+  async backup(
+    name: string,
+    layout: ImageLayout,
+    options: { parent?: Manifest; changed?: number[]; resource?: string } = {},
+  ): Promise<Manifest> {
+    const path = this.image(name, layout);
+    const repo = await this.process();
+    const m = await backupImage(repo, {
+      disks: [{ name: 'd', path, ...(options.changed ? { changedBlocks: options.changed } : {}) }],
+      resource: { id: options.resource ?? name[0]!, kind: 'image' },
+      ...(options.parent ? { parent: options.parent.id } : {}),
+      workers: 1,
+    });
+    this.expected.set(m.id, { d: this.images.get(name)!.sha });
+    return m;
+  }
+
+  async forget(...points: Manifest[]): Promise<void> {
+    await forget(this.repo, { ids: points.map((p) => p.id) });
+    for (const p of points) this.expected.delete(p.id);
+  }
+
+  prune(): Promise<PruneReport> {
+    return prune(this.repo, PRUNE);
+  }
+
+  async plans(): Promise<PlanRecord[]> {
+    return (await this.repo.listMeta<PlanRecord>(PLANS_PREFIX)).items.map((i) => i.value);
+  }
+
+  verify(readData = false): Promise<void> {
+    return verifyRepository(this.repo, this.expected, join(this.dir, 'restored'), { readData });
+  }
+
+  /**
+   * Verifies, then runs a full prune cycle (plan, grace, completion) and verifies again: whatever it deletes was
+   * garbage. At the end no plan is left waiting.
+   */
+  async settle(): Promise<void> {
+    await this.verify();
+    await this.prune();
+    this.clock.advance(GRACE + MARGIN);
+    const r = await this.prune();
+    expect(r.waiting).toEqual([]);
+    this.clock.advance(GRACE + MARGIN);
+    const last = await this.prune();
+    expect(last.waiting).toEqual([]);
+    await this.verify(true);
+  }
+}
+
+const BACKUP_CHECKPOINTS = [
+  'session:started',
+  'backup:disk-done',
+  'backup:data-pack-stored',
+  'backup:tree-pack-stored',
+  'backup:before-index',
+  'backup:after-index',
+  'backup:before-manifest',
+  'backup:after-manifest',
+] as const;
+
+const PLAN_CHECKPOINTS = [
+  'lease:acquired',
+  'prune:after-mark',
+  'prune:repack-pack-stored',
+  'prune:repack-index-stored',
+  'prune:before-plan',
+  'prune:plan-stored',
+  'lease:renewed',
+] as const;
+
+const COMPLETION_CHECKPOINTS = [
+  'prune:after-mark',
+  'lease:renewed', // completePlan renews before it deletes anything
+  'prune:superseding-index-stored',
+  'prune:superseded-index-deleted',
+  'prune:pack-deleted',
+  'prune:before-plan-delete',
+  'prune:plan-completed',
+] as const;
+
+for (const factory of factories) {
+  describe(`interleavings (${factory.name})`, () => {
+    const ctl = new CheckpointControl();
+    const reached = new Set<string>();
+    const run = async (fn: () => Promise<void>) => {
+      ctl.install();
+      try {
+        await fn();
+      } finally {
+        for (const s of ctl.seen) reached.add(s);
+        ctl.seen.length = 0;
+        ctl.uninstall();
+      }
+    };
+
+    for (const c of BACKUP_CHECKPOINTS) {
+      it(`a backup paused at ${c} while forget and prune plan, complete an older plan and plan again`, () =>
+        run(async () => {
+          const w = await World.create(factory);
+          await w.backup('k', K);
+          const p0 = await w.backup('x', X);
+          const p1 = await w.backup('y', Y.layout, { parent: p0, changed: Y.changed });
+          await w.forget(p0);
+          const r1 = await w.prune(); // PL0: p0's tree pack (unused), p0's data pack (repacked)
+          expect(r1.planned?.repackedBlobs).toBeGreaterThan(0);
+          w.clock.advance(MARGIN + 1000);
+
+          // B starts after PL0: it must not deduplicate against PL0's packs
+          const pause = ctl.pauseAt(c);
+          const b = w.backup('x', X);
+          await untilPaused(pause, b, `backup paused at ${c}`);
+          await w.forget(p1);
+          w.clock.advance(GRACE);
+          const r2 = await w.prune(); // completes PL0 beside the paused backup, plans PL1
+          expect(r2.completed.map((x) => x.plan)).toEqual([r1.planned!.plan]);
+          expect(r2.completed[0]!.packsDeleted).toBe(2);
+          expect(r2.planned).toBeDefined();
+          w.clock.advance(GRACE + MARGIN);
+          const r3 = await w.prune(); // PL1 waits for B, which started before it
+          expect(r3.completed).toEqual([]);
+          expect(r3.waiting.map((x) => x.plan)).toContain(r2.planned!.plan);
+          expect(r3.waiting[0]!.reason).toMatch(/backup session .* started before the plan and is still running/);
+          pause.release();
+          const mb = await b;
+          // B stored again what only PL0's packs held: x-0, x-1 and its leaf at least
+          expect(mb.disks[0]!.stats.newChunks).toBeGreaterThanOrEqual(2);
+          const r4 = await w.prune(); // B ended: PL1 completes (sparing what B uses)
+          expect(r4.completed.map((x) => x.plan)).toContain(r2.planned!.plan);
+          await w.settle();
+        }));
+    }
+
+    for (const c of PLAN_CHECKPOINTS) {
+      it(`prune planning paused at ${c} while a full backup and an incremental on a point being forgotten run`, () =>
+        run(async () => {
+          const w = await World.create(factory);
+          await w.backup('k', K);
+          const p0 = await w.backup('x', X);
+          await w.backup('y', Y.layout, { parent: p0, changed: Y.changed });
+          // an incremental on p0, started before p0 is forgotten, still running during prune
+          const X2 = changeLayout(X, { 0: 'x2-0' });
+          const b2Pause = ctl.pauseAt('backup:disk-done');
+          const b2 = w.backup('x2', X2.layout, { parent: p0, changed: X2.changed });
+          await untilPaused(b2Pause, b2, 'incremental backup');
+          await w.forget(p0);
+
+          const pause = ctl.pauseAt(c);
+          const pr = w.prune();
+          await untilPaused(pause, pr, `prune paused at ${c}`);
+          // meanwhile: a full backup of the forgotten point's image runs from start to end
+          const b1 = await w.backup('x', X);
+          // retention cannot run beside prune
+          await expect(forget(w.repo, { policy: { last: 1 } })).rejects.toMatchObject({ code: 'LEASE_HELD' });
+          b2Pause.release();
+          await b2;
+          pause.release();
+          const r1 = await pr;
+          if (c.startsWith('prune:repack')) expect(r1.planned?.repackedBlobs).toBeGreaterThan(0);
+          await w.verify();
+          w.clock.advance(GRACE + MARGIN);
+          const r2 = await w.prune();
+          expect(r2.waiting).toEqual([]);
+          if (r1.planned) expect(r2.completed.map((x) => x.plan)).toContain(r1.planned.plan);
+          // b1 (when it loaded the index before the plan) and b2 reuse blobs the plan doomed: spared
+          if (c !== 'lease:acquired') expect(r2.completed[0]!.spared).toBeGreaterThan(0);
+          expect(b1.disks[0]!.stats.dataBlocks).toBe(5);
+          await w.settle();
+        }));
+    }
+
+    for (const c of COMPLETION_CHECKPOINTS) {
+      it(`prune completion paused at ${c} while a full and an incremental backup run`, () =>
+        run(async () => {
+          const w = await World.create(factory);
+          await w.backup('k', K);
+          const p0 = await w.backup('x', X);
+          const p1 = await w.backup('y', Y.layout, { parent: p0, changed: Y.changed });
+          await w.forget(p0);
+          const r1 = await w.prune();
+          const doomed = new Set((await w.plans()).flatMap((p) => p.packs.map((x) => x.id)));
+          expect(doomed.size).toBe(2);
+          w.clock.advance(GRACE + MARGIN);
+
+          const pause = ctl.pauseAt(c);
+          const pr = w.prune();
+          await untilPaused(pause, pr, `prune paused at ${c}`);
+          const b1 = await w.backup('x', X);
+          const Y2 = changeLayout(Y.layout, { 2: 'y2-2' });
+          await w.backup('y2', Y2.layout, { parent: p1, changed: Y2.changed });
+          // a backup that starts while the plan exists stores again what only doomed packs hold
+          if (c !== 'prune:plan-completed') expect(b1.disks[0]!.stats.newChunks).toBeGreaterThanOrEqual(2);
+          pause.release();
+          const r2 = await pr;
+          expect(r2.completed.map((x) => x.plan)).toEqual([r1.planned!.plan]);
+          expect(r2.completed[0]!.packsDeleted).toBe(2);
+          expect(r2.completed[0]!.spared).toBe(0);
+          await w.settle();
+        }));
+    }
+
+    it('a backup that starts after a plan does not deduplicate against its packs', () =>
+      run(async () => {
+        const w = await World.create(factory);
+        await w.backup('k', K);
+        const p0 = await w.backup('x', X);
+        await w.forget(p0);
+        const r1 = await w.prune();
+        expect(r1.planned?.packs).toBe(2);
+        w.clock.advance(MARGIN + 1000);
+        const b = await w.backup('x', X);
+        expect(b.disks[0]!.stats.newChunks).toBe(5); // every data block stored again
+        w.clock.advance(GRACE);
+        const r2 = await w.prune();
+        expect(r2.completed).toMatchObject([{ plan: r1.planned!.plan, packsDeleted: 2, spared: 0 }]);
+        await w.settle();
+      }));
+
+    it('a backup that started before the plan and ends after it makes the doomed blobs survive (spared)', () =>
+      run(async () => {
+        const w = await World.create(factory);
+        await w.backup('k', K);
+        const p0 = await w.backup('x', X);
+        await w.forget(p0);
+        const pause = ctl.pauseAt('backup:disk-done');
+        const b = w.backup('x', X);
+        await untilPaused(pause, b, 'backup');
+        const r1 = await w.prune(); // dooms p0's packs, which b deduplicated against
+        expect(r1.planned?.packs).toBe(2);
+        w.clock.advance(GRACE + MARGIN);
+        const waiting = await w.prune();
+        expect(waiting.completed).toEqual([]);
+        expect(waiting.waiting).toHaveLength(1);
+        pause.release();
+        const mb = await b;
+        expect(mb.disks[0]!.stats.newChunks).toBe(0);
+        const r2 = await w.prune();
+        expect(r2.completed).toMatchObject([{ plan: r1.planned!.plan, packsDeleted: 0, spared: 2 }]);
+        expect(r2.planned).toBeUndefined(); // p0's packs are b's now: nothing to delete
+        await w.settle();
+      }));
+
+    it('an incremental backup that starts after a plan does not reuse parent blocks that only doomed packs hold', () =>
+      run(async () => {
+        // P1 deduplicated against the packs of forgotten P0 while a plan doomed them (the spared path). An
+        // incremental B2 on P1 starts after the plan: it reuses P1's leaf entries by id, without asking whether
+        // their packs are doomed. P1 is forgotten while B2 runs; the plan completes (B2 started after it, so it
+        // does not wait) and deletes P0's packs: B2's restore point then names chunks that no longer exist.
+        const w = await World.create(factory);
+        await w.backup('k', K);
+        const p0 = await w.backup('x', X);
+        await w.forget(p0);
+        const pause1 = ctl.pauseAt('backup:disk-done');
+        const b1 = w.backup('x', X);
+        await untilPaused(pause1, b1, 'b1');
+        await w.prune(); // PL dooms p0's packs; b1 already deduplicated against them
+        pause1.release();
+        const p1 = await b1;
+        w.clock.advance(MARGIN + 1000);
+        const X2 = changeLayout(X, { 0: 'x2-0' });
+        const pause2 = ctl.pauseAt('backup:disk-done');
+        const b2 = w.backup('x2', X2.layout, { parent: p1, changed: X2.changed });
+        await untilPaused(pause2, b2, 'b2');
+        await w.forget(p1);
+        w.clock.advance(GRACE);
+        await w.prune();
+        pause2.release();
+        await b2;
+        await w.verify();
+      }));
+
+    it('a killed backup’s session holds plans back until it expires, then stops counting', () =>
+      run(async () => {
+        const w = await World.create(factory);
+        await w.backup('k', K);
+        const p0 = await w.backup('x', X);
+        const dead = await BackupSession.start(await w.process()); // never ends: the process was killed
+        void dead;
+        await w.forget(p0);
+        const r1 = await w.prune();
+        w.clock.advance(GRACE + MARGIN);
+        const r2 = await w.prune();
+        expect(r2.waiting.map((x) => x.plan)).toEqual([r1.planned!.plan]);
+        w.clock.advance(SESSION_MS);
+        const r3 = await w.prune();
+        expect(r3.completed.map((x) => x.plan)).toEqual([r1.planned!.plan]);
+        await w.settle();
+      }));
+
+    it('reached every backup, prune and lease checkpoint at least once', () => {
+      const all = [...BACKUP_CHECKPOINTS, ...PLAN_CHECKPOINTS, ...COMPLETION_CHECKPOINTS];
+      expect(all.filter((c) => !reached.has(c))).toEqual([]);
+    });
+  });
+}

@@ -1,9 +1,8 @@
 import { AwsError } from '../core/errors.js';
 import { type S3Call, type S3Handler, header, iso, owner, ownBucket } from './call.js';
-import { invalidRequest } from './errors.js';
 import type { BucketRecord } from './records.js';
 import { readSmallBody } from './receive.js';
-import { childText, parseBody, sendEmpty, sendXml } from './xml.js';
+import { childText, parseBody, S3_NS, sendEmpty, sendXml } from './xml.js';
 
 const BLOCK_ALL = {
   BlockPublicAcls: true,
@@ -95,10 +94,11 @@ export const listBuckets: S3Handler = (c) => {
 /** Answered whatever region the request was signed for: it is how clients find a bucket's region. */
 export const getBucketLocation: S3Handler = (c) => {
   const b = ownBucket(c, false);
-  sendXml(c.res, 'LocationConstraint', {});
-  void b;
+  // us-east-1 is reported as an empty constraint, as AWS does.
+  const region = b.region === 'us-east-1' ? '' : b.region;
+  const bytes = Buffer.from(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="${S3_NS}">${region}</LocationConstraint>`,
+  );
+  c.res.writeHead(200, { 'content-type': 'application/xml', 'content-length': bytes.length });
+  c.res.end(bytes);
 };
-
-export function requireVersioningOff(_c: S3Call): void {
-  throw invalidRequest('unused');
-}
