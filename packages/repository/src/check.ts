@@ -154,7 +154,7 @@ async function readAllPacks(
     const inFlight: Array<Promise<void>> = [];
     for (const [key, size] of packs) {
       inFlight.push(verifyPack(repo, pool, key, byPack.get(key) ?? [], bad, report));
-      if (inFlight.length >= pool.size * 2) await inFlight.shift();
+      if (inFlight.length >= pool.size) await inFlight.shift();
       options.progress?.advance(size);
     }
     await Promise.all(inFlight);
