@@ -32,6 +32,9 @@ export interface S3StoreOptions {
   requestTimeoutMs?: number;
   connectionTimeoutMs?: number;
   maxAttempts?: number;
+  /** Multipart above this size (default 64 MiB), in parts of partBytes (default 16 MiB; S3's minimum is 5 MiB). */
+  multipartOverBytes?: number;
+  partBytes?: number;
 }
 
 /**
@@ -43,9 +46,13 @@ export interface S3StoreOptions {
 export class S3Store implements Store {
   readonly client: S3Client;
   private readonly where: S3Location;
+  private readonly multipartOver: number;
+  private readonly partSize: number;
 
   constructor(location: string | S3Location, options: S3StoreOptions = {}) {
     this.where = typeof location === 'string' ? parseS3Location(location) : location;
+    this.multipartOver = options.multipartOverBytes ?? MULTIPART_OVER;
+    this.partSize = options.partBytes ?? PART_SIZE;
     this.client = new S3Client({
       region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
       ...(this.where.endpoint ? { endpoint: this.where.endpoint, forcePathStyle: true } : {}),
@@ -72,7 +79,7 @@ export class S3Store implements Store {
     const parts = data instanceof Uint8Array ? [data] : data;
     const size = parts.reduce((n, p) => n + p.length, 0);
     try {
-      if (size > MULTIPART_OVER) await this.putMultipart(key, parts, size);
+      if (size > this.multipartOver) await this.putMultipart(key, parts, size);
       else {
         await this.client.send(
           new PutObjectCommand({
@@ -95,7 +102,7 @@ export class S3Store implements Store {
     );
     try {
       const etags: string[] = [];
-      const count = Math.ceil(size / PART_SIZE);
+      const count = Math.ceil(size / this.partSize);
       let next = 0;
       const upload = async () => {
         while (next < count) {
@@ -106,7 +113,7 @@ export class S3Store implements Store {
               Key: this.key(key),
               UploadId,
               PartNumber: n + 1,
-              Body: body.subarray(n * PART_SIZE, Math.min(size, (n + 1) * PART_SIZE)),
+              Body: body.subarray(n * this.partSize, Math.min(size, (n + 1) * this.partSize)),
             }),
           );
           etags[n] = r.ETag!;
