@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -8,5 +10,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default'],
+    // Index caches of test repositories stay out of the user's ~/.cache.
+    env: { LIFEBOAT_CACHE: join(tmpdir(), `lifeboat-test-cache-${process.pid}`) },
   },
 });

@@ -10,7 +10,7 @@ import {
   packKey,
   TREE_PACK_PREFIX,
 } from './format.js';
-import { decodeIndexFile, encodeIndexFile, newIndexId } from './index/file.js';
+import { decodeIndexFile, encodeIndexFile, newIndexId, writeIndexFiles } from './index/file.js';
 import { MaintenanceLease } from './lease.js';
 import { type IndexEntry, PackBuilder } from './pack.js';
 import { type BlobSet, markReachable } from './reachable.js';
@@ -341,11 +341,7 @@ async function rewriteIndexWithout(repo: Repository, doomed: Set<string>): Promi
     kept.push(...file.entries.filter((e) => !doomed.has(e.packId)));
   }
   if (superseded.length === 0) return;
-  const id = newIndexId();
-  await repo.store.put(
-    indexKey(id),
-    encodeIndexFile(repo.key, repo.codec, { id, supersedes: superseded, entries: kept }),
-  );
+  await writeIndexFiles(repo.store, repo.key, repo.codec, kept, superseded);
   await checkpoint('prune:superseding-index-stored');
   for (const s of superseded) {
     await repo.store.delete(indexKey(s));

@@ -3,7 +3,7 @@ import { blobId, sealBlob } from './blob.js';
 import { checkRepository } from './check.js';
 import { RepositoryError } from './errors.js';
 import { CHUNK_SIZE, INDEX_PREFIX, indexKey, LEAF_BLOCKS } from './format.js';
-import { decodeIndexFile, encodeIndexFile, newIndexId } from './index/file.js';
+import { decodeIndexFile, encodeIndexFile, newIndexId, writeIndexFiles } from './index/file.js';
 import { MaintenanceLease } from './lease.js';
 import type { IndexEntry } from './pack.js';
 import type { Repository } from './repository.js';
@@ -184,11 +184,7 @@ async function supersedeBroken(
     superseded.push(id, ...file.supersedes);
     kept.push(...keep);
   }
-  const id = newIndexId();
-  await repo.store.put(
-    indexKey(id),
-    encodeIndexFile(repo.key, repo.codec, { id, supersedes: superseded, entries: kept }),
-  );
+  await writeIndexFiles(repo.store, repo.key, repo.codec, kept, superseded);
   for (const s of superseded) await repo.store.delete(indexKey(s)).catch(() => {});
 }
 

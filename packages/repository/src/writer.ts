@@ -105,7 +105,7 @@ export class BlobWriter {
       encodeIndexFile(this.repo.key, this.repo.codec, { id, supersedes: [], entries }),
     );
     await checkpoint('backup:after-index');
-    this.repo.indexCommitted(entries);
+    this.repo.indexCommitted(entries, id);
   }
 
   /** Stores every open pack and the index files naming them: data packs before the tree packs that name them. */

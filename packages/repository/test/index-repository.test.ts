@@ -16,7 +16,11 @@ const p = (...parts: string[]) => join(tmp.path, ...parts);
 describe('the repository with its paged index', () => {
   it('backs up, reopens from the cache and restores byte-identical; the in-memory index agrees', async () => {
     const cacheDir = p('cache');
-    const repo = await Repository.init(new LocalStore(p('repo')), 'pw', { kdfCost: TEST_KDF, cacheDir });
+    const repo = await Repository.init(new LocalStore(p('repo')), 'pw', {
+      kdfCost: TEST_KDF,
+      cacheDir,
+      index: 'paged',
+    });
     const img = buildImage(p('a.img'), {
       sizeBytes: 16 * CHUNK_SIZE,
       blocks: { 0: 'random', 2: 'text', 5: 'random', 9: 'copy:0', 15: 'random' },
@@ -27,7 +31,7 @@ describe('the repository with its paged index', () => {
     });
     const runs = readdirSync(join(cacheDir, repo.id, 'index'));
     expect(runs.every((f) => f.endsWith('.run'))).toBe(true);
-    const again = await Repository.open(new LocalStore(p('repo')), 'pw', { cacheDir });
+    const again = await Repository.open(new LocalStore(p('repo')), 'pw', { cacheDir, index: 'paged' });
     const index = await again.loadIndex();
     expect(index.size).toBe(4 + 1); // 4 distinct chunks, 1 leaf
     await restoreDisk(again, m, 'root', p('a.out'), { workers: 1 });

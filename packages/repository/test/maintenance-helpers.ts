@@ -14,7 +14,7 @@ import { setCheckpointHook } from '../src/crash.js';
 import { CHUNK_SIZE } from '../src/format.js';
 import type { Manifest } from '../src/manifest.js';
 import { Repository } from '../src/repository.js';
-import { restoreDisk } from '../src/restore.js';
+import { DiskReader, restoreDisk } from '../src/restore.js';
 import { LocalStore } from '../src/store/local.js';
 import type { ObjectInfo, Store } from '../src/store/store.js';
 import { shaFile, TEST_KDF, tempDir } from './helpers.js';
@@ -102,6 +102,7 @@ export async function packBytes(store: Store): Promise<number> {
 
 /** A clock the test steps; every repository of a case and its store read it. */
 export class TestClock {
+  /** Starts at the real time, so that objects written without the clock (copies) have consistent times. */
   constructor(public t = Date.now()) {}
   readonly now = (): number => this.t;
   advance(ms: number): void {
@@ -115,11 +116,15 @@ export class TestClock {
  * the inner store unchanged. Share one instance between the repositories of a case.
  */
 export class ClockedStore implements Store {
-  private readonly written = new Map<string, number>();
   constructor(
     readonly inner: Store,
-    private readonly clock: TestClock,
+    readonly clock: TestClock,
+    private readonly written = new Map<string, number>(),
   ) {}
+  /** The same objects' times over a copy of the inner store, on another clock (a copied repository). */
+  fork(inner: Store, clock: TestClock): ClockedStore {
+    return new ClockedStore(inner, clock, new Map(this.written));
+  }
   get location(): string {
     return this.inner.location;
   }
@@ -337,13 +342,15 @@ export type Expected = Map<string, Record<string, string>>;
 
 /**
  * The end of every case: the restore points are exactly the expected ones, each disk restores byte-identical
- * (through restoreDisk, into a file), and check (optionally with readData) reports nothing.
+ * and check (optionally with readData) reports nothing. `restore: 'file'` restores each disk into a file with
+ * restoreDisk (the restore command's path, with its worker threads); 'reader' reads it through DiskReader (the
+ * same blobs, authenticated and verified against their ids, on the main thread: cheaper for tiny images).
  */
 export async function verifyRepository(
   repo: Repository,
   expected: Expected,
   scratch: string,
-  options: { readData?: boolean } = {},
+  options: { readData?: boolean; restore?: 'file' | 'reader' } = {},
 ): Promise<void> {
   repo.invalidateIndex();
   const report = await checkRepository(repo, { readData: options.readData, workers: 1 });
@@ -355,6 +362,13 @@ export async function verifyRepository(
     const point = await repo.readPointExact(id);
     expect(point.disks.map((d) => d.name).sort()).toEqual(Object.keys(disks).sort());
     for (const [disk, sha] of Object.entries(disks)) {
+      if (options.restore === 'reader') {
+        const reader = new DiskReader(repo, point, point.disks.find((d) => d.name === disk)!);
+        const h = createHash('sha256');
+        for await (const piece of reader.read(0, reader.sizeBytes)) h.update(piece);
+        expect(h.digest('hex'), `restore point ${id}, disk ${disk}`).toBe(sha);
+        continue;
+      }
       const target = join(scratch, `${id}-${disk}.restored`);
       rmSync(target, { force: true });
       await restoreDisk(repo, point, disk, target, { workers: 1 });
@@ -364,7 +378,7 @@ export async function verifyRepository(
   }
 }
 
-/** Blob ids (hex) of the chunks and tree nodes a restore point reaches. */
+/** New chunks and bytes a restore point stored, over its disks. */
 export function statsOf(m: Manifest): { newChunks: number; newBytes: number } {
   return {
     newChunks: m.disks.reduce((n, d) => n + d.stats.newChunks, 0),

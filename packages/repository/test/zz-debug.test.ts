@@ -1,22 +1,30 @@
 import { it } from 'vitest';
 import { join } from 'node:path';
 import { backupImage } from '../src/backup.js';
-import { forget } from '../src/forget.js';
 import { prune } from '../src/prune.js';
-import { PLANS_PREFIX } from '../src/format.js';
-import { initRepo, localFolderFactory, TestClock, writeLayout, listKeys } from './maintenance-helpers.js';
+import { checkRepository } from '../src/check.js';
+import { restoreDisk } from '../src/restore.js';
+import { initRepo, openAgain, localFolderFactory, TestClock, writeLayout } from './maintenance-helpers.js';
 import { tempDir } from './helpers.js';
 it('debug', async () => {
   const t = tempDir(); const f = localFolderFactory(); const clock = new TestClock();
-  const { repo } = await initRepo(await f.create('d'), clock, join(t.path, 'c'));
-  writeLayout(join(t.path, 'k.img'), { blocks: ['k-0', null, 'k-1'] });
+  let t0 = performance.now(); const lap = (s: string) => { const n = performance.now(); console.log(s, Math.round(n - t0)); t0 = n; };
+  const { repo, store } = await initRepo(await f.create('d'), clock, join(t.path, 'c'));
+  lap('init');
   writeLayout(join(t.path, 'x.img'), { blocks: ['x-0', 'x-1', 'x-2', null, 'x-3', 'text:x'], tail: 100_000 });
-  const k = await backupImage(repo, { disks: [{ name: 'd', path: join(t.path, 'k.img') }], resource: { id: 'k', kind: 'image' }, workers: 1 });
-  console.log([...(await listKeys(repo.store))]);
-  const x = await backupImage(repo, { disks: [{ name: 'd', path: join(t.path, 'x.img') }], resource: { id: 'x', kind: 'image' }, workers: 1 });
-  console.log(k.disks[0], x.disks[0]);
-  console.log([...(await listKeys(repo.store))]);
-  await forget(repo, { ids: [x.id] });
-  const r = await prune(repo, {});
-  console.log(r, JSON.stringify((await repo.listMeta(PLANS_PREFIX)).items.map(i => i.value)));
+  lap('img');
+  for (let i = 0; i < 3; i++) {
+    const r2 = await openAgain(store, clock, join(t.path, 'c'));
+    lap('open');
+    const x = await backupImage(r2, { disks: [{ name: 'd', path: join(t.path, 'x.img') }], resource: { id: 'x', kind: 'image' }, workers: 1 });
+    lap('backup');
+    await prune(repo, {});
+    lap('prune');
+    await checkRepository(repo, { workers: 1 });
+    lap('check');
+    await checkRepository(repo, { workers: 1, readData: true });
+    lap('check read');
+    await restoreDisk(repo, x, 'd', join(t.path, `r${i}`), { workers: 1 });
+    lap('restore');
+  }
 });

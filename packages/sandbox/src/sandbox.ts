@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Account, RegionInfo } from './core/model.js';
 import {
   DEFAULT_TIMING,
+  type AwsRequest,
   type SandboxContext,
   type Service,
   type Timing,
@@ -18,6 +19,12 @@ import { EbsQuotas } from './ebs/quotas.js';
 import { createEbsService } from './ebs/service.js';
 import { expireDirectSnapshots } from './ebs/snapshots.js';
 import { createEc2Service } from './ec2/index.js';
+import { authorizeCall } from './iam/authorize.js';
+import { credentialLookup } from './iam/credentials.js';
+import { createIamService } from './iam/service.js';
+import { MasterKey } from './kms/crypto.js';
+import { createKmsService } from './kms/service.js';
+import { createS3Service } from './s3/index.js';
 import { TEST_ACCOUNTS, TEST_REGIONS } from './server/accounts.js';
 import { createAdminHandler } from './server/admin.js';
 import { AdminOps } from './server/admin-ops.js';
@@ -26,6 +33,7 @@ import { Counters } from './server/counters.js';
 import { Faults } from './server/faults.js';
 import { createListener } from './server/http.js';
 import { SigV4Verifier } from './server/sigv4.js';
+import { createStsService } from './sts/service.js';
 
 export interface SandboxOptions {
   /** Where state and block content live; a temporary folder (removed at close) when absent. */
@@ -59,6 +67,8 @@ export interface RunningSandbox
     | 'removeFault'
     | 'clearFaults'
     | 'advanceClock'
+    | 'setPermissions'
+    | 'permissions'
   > {
   endpoint: string;
   port: number;
@@ -91,9 +101,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
   const ctx = new Context(state, engine, TEST_ACCOUNTS, TEST_REGIONS, timing, counters);
   const services = new Map<string, Service>();
   for (const s of [createEc2Service(), createEbsService(engine, quotas, ctx)]) services.set(s.name, s);
+  services.set('s3', createS3Service(ctx, dataDir));
+  const master = new MasterKey(dataDir);
+  for (const s of [createKmsService(master), createStsService(), createIamService()]) services.set(s.name, s);
   const adminToken = opts.adminToken ?? persistedToken(state);
   const ops = new AdminOps(ctx, engine, counters, faults, quotas);
-  const byKey = new Map(TEST_ACCOUNTS.map((a) => [a.accessKeyId, a]));
   let endpoint = '';
   const admin = createAdminHandler(ops, {
     endpoint: () => endpoint,
@@ -101,10 +113,13 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
     regions: TEST_REGIONS,
     token: adminToken,
   });
-  const verifier = new SigV4Verifier((id) => byKey.get(id));
+  // Root keys, IAM users' keys and STS sessions; sessions expire on the sandbox clock (advanceClock).
+  const verifier = new SigV4Verifier(credentialLookup(ctx), () => ctx.now());
+  const authorize = (req: AwsRequest, operation: string) =>
+    authorizeCall(ctx, req.principal, req.service, operation);
   const server = createServer(
     { keepAliveTimeout: 65_000 },
-    createListener({ ctx, services, verifier, faults, counters, admin }),
+    createListener({ ctx, services, verifier, faults, counters, admin, authorize }),
   );
   let port: number;
   try {
@@ -139,6 +154,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
     removeFault: (id) => ops.removeFault(id),
     clearFaults: () => ops.clearFaults(),
     advanceClock: (ms) => ops.advanceClock(ms),
+    setPermissions: (arn, actions) => ops.setPermissions(arn, actions),
+    permissions: () => ops.permissions(),
     async close() {
       clearInterval(sweeper);
       await new Promise<void>((resolve) => {

@@ -102,3 +102,32 @@ function decompress(codec: Codec, data: Buffer, what: string): Buffer {
     throw new RepositoryError('REPO_CORRUPT', `${what} does not decompress`, { cause });
   }
 }
+
+/** Entries per index file written by compaction: a reader decodes a file whole, so files stay small. */
+export const INDEX_FILE_MAX_ENTRIES = 65536;
+
+/**
+ * Writes entries as index files of at most INDEX_FILE_MAX_ENTRIES, the one naming `supersedes` last: a crash in
+ * between leaves duplicates (harmless), never superseded files whose entries are not yet written elsewhere.
+ */
+export async function writeIndexFiles(
+  store: { put(key: string, data: Uint8Array): Promise<void> },
+  key: MasterKey,
+  codec: Codec,
+  entries: readonly IndexEntry[],
+  supersedes: readonly string[],
+): Promise<string[]> {
+  const ids: string[] = [];
+  const chunks = Math.max(1, Math.ceil(entries.length / INDEX_FILE_MAX_ENTRIES));
+  for (let i = 0; i < chunks; i++) {
+    const id = newIndexId();
+    const part = entries.slice(i * INDEX_FILE_MAX_ENTRIES, (i + 1) * INDEX_FILE_MAX_ENTRIES);
+    const last = i === chunks - 1;
+    await store.put(
+      indexKey(id),
+      encodeIndexFile(key, codec, { id, supersedes: last ? [...supersedes] : [], entries: part }),
+    );
+    ids.push(id);
+  }
+  return ids;
+}

@@ -1,6 +1,7 @@
 import type { SnapshotRecord } from '../core/model.js';
 import type { AwsRequest, SandboxContext } from '../core/service.js';
 import type { Table } from '../core/state.js';
+import { checkSnapshotKey, READ_WITH } from './encryption.js';
 import { accessDenied, notFound, validation } from './rest.js';
 
 export type SnapshotStatus = 'pending' | 'completed' | 'error';
@@ -51,9 +52,10 @@ export function findSnapshot(
   );
 }
 
-/** A snapshot to read blocks from: it must be completed. */
+/** A snapshot to read blocks from: it must be completed, and its key (when encrypted) usable by the caller. */
 export function readableSnapshot(ctx: SandboxContext, req: AwsRequest, id: string): SnapshotRecord {
   const rec = findSnapshot(ctx, req, id);
+  checkSnapshotKey(ctx, req, rec, READ_WITH);
   const status = markTimeout(ctx, rec);
   if (status !== 'completed') {
     throw validation(

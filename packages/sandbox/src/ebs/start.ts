@@ -1,6 +1,7 @@
 import { AwsError } from '../core/errors.js';
 import type { SnapshotRecord, Tag } from '../core/model.js';
 import type { AwsRequest, SandboxContext } from '../core/service.js';
+import { startKey } from './encryption.js';
 import type { LayeredBlockEngine } from './engine.js';
 import { validation } from './rest.js';
 import { findSnapshot, snapshotStatus, snapshotsTable } from './snapshots.js';
@@ -60,15 +61,11 @@ export function startSnapshotRecord(
       `VolumeSize must be at least the parent's ${parent.volumeSizeGiB} GiB.`,
     );
   }
+  const encrypted = parent ? parent.encrypted || p.kmsKeyArn !== undefined : p.encrypted;
+  const kmsKeyId = encrypted ? startKey(ctx, req, p.kmsKeyArn, parent) : undefined;
   const id = ctx.newId('snap');
   engine.startSnapshot(id, p.volumeSize, parent?.snapshotId);
   const now = ctx.now();
-  const encrypted = parent ? parent.encrypted || p.kmsKeyArn !== undefined : p.encrypted;
-  const kmsKeyId = encrypted
-    ? (p.kmsKeyArn ??
-      parent?.kmsKeyId ??
-      `arn:aws:kms:${req.region}:${req.principal.accountId}:alias/aws/ebs`)
-    : undefined;
   const record: SnapshotRecord = {
     snapshotId: id,
     ownerId: req.principal.accountId,

@@ -4,6 +4,7 @@ import { BLOCK_SIZE } from '../core/blocks.js';
 import { AwsError } from '../core/errors.js';
 import type { SnapshotRecord } from '../core/model.js';
 import type { AwsRequest, SandboxContext } from '../core/service.js';
+import { checkSnapshotKey, WRITE_WITH } from './encryption.js';
 import { BLOCKS_PER_GIB, type LayeredBlockEngine } from './engine.js';
 import { header, intParam, sendJson, validation } from './rest.js';
 import { findSnapshot, markTimeout, snapshotsTable } from './snapshots.js';
@@ -16,6 +17,7 @@ export interface WriteDeps {
 /** A pending EBS direct snapshot of the caller's, ready to take blocks (or completion). */
 function writableSnapshot(ctx: SandboxContext, req: AwsRequest, id: string): SnapshotRecord {
   const rec = findSnapshot(ctx, req, id, true);
+  checkSnapshotKey(ctx, req, rec, WRITE_WITH);
   if (rec.origin !== 'ebs-direct' || !rec.direct) {
     throw validation('INVALID_SNAPSHOT_ID', `The snapshot '${id}' was not started with StartSnapshot.`);
   }

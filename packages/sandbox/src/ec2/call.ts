@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { AwsError } from '../core/errors.js';
-import type { SnapshotRecord, VolumeRecord } from '../core/model.js';
+import type { Principal, SnapshotRecord, VolumeRecord } from '../core/model.js';
 import type { SandboxContext } from '../core/service.js';
 import type { Table } from '../core/state.js';
+import { awsManagedKeyId, keyArn } from '../kms/keys.js';
+import { DECRYPT_WITH, defaultKey, ENCRYPT_WITH, useKey } from './encryption.js';
 import type { Params } from './query.js';
 import {
   type CopyRecord,
@@ -25,6 +27,8 @@ export interface Call {
   readonly region: string;
   readonly p: Params;
   readonly now: number;
+  /** Who asks (IAM user, role session, root): KMS key use is checked for it. In-process callers: root. */
+  readonly principal?: Principal;
 }
 
 export type Handler = (c: Call) => XmlObject;
@@ -79,26 +83,16 @@ export function hashParams(p: Params, skip: string[]): string {
   return createHash('sha256').update(JSON.stringify(entries)).digest('hex');
 }
 
-/**
- * The account's AWS-managed EBS key (alias aws/ebs) in a region, as a key ARN. KMS arrives with part 2; until
- * then the id is derived from account and region so that it is stable across restarts.
- */
+/** The account's AWS-managed EBS key (alias aws/ebs) in a region, as a key ARN (KMS makes it on first use). */
 export function defaultEbsKey(accountId: string, region: string): string {
-  const h = createHash('sha256').update(`aws/ebs:${accountId}:${region}`).digest('hex');
-  const uuid = `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
-  return `arn:aws:kms:${region}:${accountId}:key/${uuid}`;
+  return keyArn(region, accountId, awsManagedKeyId(accountId, region));
 }
 
-/** AWS reports the key of an encrypted resource as a key ARN whatever form the caller gave. */
-export function resolveKmsKey(c: Call, keyId: string | undefined): string {
-  if (!keyId) return defaultEbsKey(c.accountId, c.region);
-  if (keyId.startsWith('arn:')) return keyId;
-  if (keyId === 'alias/aws/ebs') return defaultEbsKey(c.accountId, c.region);
-  if (keyId.startsWith('alias/')) return `arn:aws:kms:${c.region}:${c.accountId}:${keyId}`;
-  return `arn:aws:kms:${c.region}:${c.accountId}:key/${keyId}`;
-}
-
-/** Encryption settings of a new volume or copy: KmsKeyId only with Encrypted, as AWS insists. */
+/**
+ * Encryption settings of a new volume or copy: KmsKeyId only with Encrypted, as AWS insists. The key must be
+ * usable by the caller through EC2 (enabled, allowed by its key policy or a grant); an inherited key (the
+ * snapshot's) must be readable. AWS reports the key as a key ARN whatever form the caller gave.
+ */
 export function encryptionOf(
   c: Call,
   encryptedParam: boolean | undefined,
@@ -111,9 +105,9 @@ export function encryptionOf(
       'The parameter KmsKeyId requires the parameter Encrypted to be set.',
     );
   }
-  if (kmsKeyParam) return { encrypted: true, kmsKeyId: resolveKmsKey(c, kmsKeyParam) };
-  if (inherited?.encrypted)
-    return { encrypted: true, kmsKeyId: inherited.kmsKeyId ?? resolveKmsKey(c, undefined) };
-  if (encryptedParam) return { encrypted: true, kmsKeyId: resolveKmsKey(c, undefined) };
+  const source = inherited?.encrypted && inherited.kmsKeyId ? useKey(c, inherited.kmsKeyId, DECRYPT_WITH) : undefined;
+  if (kmsKeyParam) return { encrypted: true, kmsKeyId: useKey(c, kmsKeyParam, ENCRYPT_WITH).arn };
+  if (source) return { encrypted: true, kmsKeyId: source.arn };
+  if (inherited?.encrypted || encryptedParam) return { encrypted: true, kmsKeyId: defaultKey(c, ENCRYPT_WITH).arn };
   return { encrypted: false };
 }

@@ -6,6 +6,7 @@ import {
   describeSecurityGroups,
 } from './groups.js';
 import { deregisterImage, describeImages, registerImage } from './images.js';
+import { cancelImportTask, describeImportSnapshotTasks, importSnapshot } from './import-snapshot.js';
 import {
   describeInstanceAttribute,
   modifyInstanceAttribute,
@@ -80,6 +81,9 @@ export const HANDLERS: Record<string, Handler> = {
   DescribeSnapshotAttribute: describeSnapshotAttribute,
   ResetSnapshotAttribute: resetSnapshotAttribute,
   DeleteSnapshot: deleteSnapshot,
+  ImportSnapshot: importSnapshot,
+  DescribeImportSnapshotTasks: describeImportSnapshotTasks,
+  CancelImportTask: cancelImportTask,
   CreateTags: createTags,
   DeleteTags: deleteTags,
   DescribeTags: describeTags,

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { AwsError } from '../core/errors.js';
+import type { Principal } from '../core/model.js';
 import type { AwsRequest, SandboxContext, Service } from '../core/service.js';
 import type { Call } from './call.js';
 import { HANDLERS } from './handlers.js';
@@ -21,11 +22,12 @@ export function invokeEc2(
   region: string,
   action: string,
   params: Params,
+  principal?: Principal,
 ): XmlObject {
   const handler = HANDLERS[action];
   if (!handler)
     throw new AwsError('InvalidAction', `The action ${action} is not valid for this web service.`);
-  const c: Call = { ctx, accountId, region, p: params, now: ctx.now() };
+  const c: Call = { ctx, accountId, region, p: params, now: ctx.now(), ...(principal ? { principal } : {}) };
   settle(ctx, c.now);
   ensureDefaultVpc(c);
   if (params.bool('DryRun')) {
@@ -73,7 +75,7 @@ export function createEc2Service(): Service {
       const action = params.str('Action');
       try {
         if (!action) throw new AwsError('MissingAction', 'The request must contain the parameter Action');
-        const body = invokeEc2(ctx, req.principal.accountId, req.region, action, params);
+        const body = invokeEc2(ctx, req.principal.accountId, req.region, action, params, req.principal);
         send(res, 200, responseXml(action, req.requestId, body), req.requestId);
       } catch (e) {
         if (e instanceof AwsError) {

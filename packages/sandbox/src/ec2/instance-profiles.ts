@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AwsError } from '../core/errors.js';
+import { instanceProfileOf } from '../iam/profiles.js';
 import { byId, type Call, type Handler, iso, mine, tables } from './call.js';
 import { applyFilters } from './filters.js';
 import { findInstance } from './instance-view.js';
@@ -9,8 +10,9 @@ import type { Params } from './query.js';
 import type { InstanceRecord } from './records.js';
 
 /**
- * Instance profiles by Arn or Name. IAM arrives with part 2; until then any well-formed profile is accepted and
- * its id (AIPA...) derived from its ARN so that it is stable.
+ * Instance profiles by Arn or Name: IAM's profile (its ARN and AIPA... id) when the account has one by that name
+ * or ARN; any other well-formed profile is still accepted, with an id derived from its ARN so that it is stable
+ * (the sandbox does not require profiles to be made through IAM first).
  */
 export function instanceProfile(c: Call, p: Params): NonNullable<InstanceRecord['iamProfile']> {
   const arnParam = p.str('Arn');
@@ -24,6 +26,8 @@ export function instanceProfile(c: Call, p: Params): NonNullable<InstanceRecord[
       `Value (${arn}) for parameter iamInstanceProfile.arn is invalid.`,
     );
   }
+  const iam = instanceProfileOf(c.ctx, c.accountId, arnParam ? { arn: arnParam } : { name });
+  if (iam) return { associationId: c.ctx.newId('iip-assoc'), arn: iam.arn, id: iam.id, associatedAt: iso(c.now) };
   const id = `AIPA${createHash('sha256').update(arn).digest('hex').slice(0, 17).toUpperCase()}`;
   return { associationId: c.ctx.newId('iip-assoc'), arn, id, associatedAt: iso(c.now) };
 }

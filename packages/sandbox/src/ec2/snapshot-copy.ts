@@ -1,6 +1,7 @@
 import { AwsError } from '../core/errors.js';
 import type { SnapshotRecord } from '../core/model.js';
 import { type Call, encryptionOf, type Handler, iso, later, tables } from './call.js';
+import { DECRYPT_WITH, useKey } from './encryption.js';
 import { findRestorableSnapshot } from './snapshot-access.js';
 import { tagSet, tagSpecs } from './tags.js';
 
@@ -29,6 +30,9 @@ export const copySnapshot: Handler = (c) => {
     throw new AwsError('InvalidParameterValue', `Invalid value '${sourceRegion}' for SourceRegion`);
   }
   const src = findRestorableSnapshot(c, sourceId, true, sourceRegion);
+  // Reading an encrypted source needs its key, in its region: a shared snapshot under another account's aws/ebs
+  // key, or under a key whose policy does not let the caller in, cannot be copied.
+  if (src.encrypted && src.kmsKeyId) useKey(c, src.kmsKeyId, DECRYPT_WITH, sourceRegion);
   // A key of the source's region or account cannot protect the copy: without KmsKeyId the copy takes the
   // source's key only when it stays in the same region and account, the caller's default EBS key otherwise.
   const sameHome = sourceRegion === c.region && src.ownerId === c.accountId;

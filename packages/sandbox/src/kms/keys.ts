@@ -198,6 +198,8 @@ export function findKey(ctx: SandboxContext, accountId: string, region: string, 
   }
   if (name === 'alias/aws/ebs' && account === accountId) ensureEbsKey(ctx, account, region);
   let keyId = name.startsWith('key/') ? name.slice(4) : name;
+  // Records written before the key existed (or by EC2) name aws/ebs by its derived id: make it on demand.
+  if (keyId === awsManagedKeyId(account, region)) ensureEbsKey(ctx, account, region);
   if (name.startsWith('alias/')) {
     const alias = kmsTables(ctx).aliases.get(aliasKey(account, region, name));
     if (!alias) throw notFound(ref.startsWith('arn:') ? ref : `arn:aws:kms:${region}:${account}:${name}`);

@@ -19,7 +19,8 @@ function checkName(name: string): void {
     !/^\d+\.\d+\.\d+\.\d+$/.test(name) &&
     !name.startsWith('xn--') &&
     !name.endsWith('-s3alias');
-  if (!ok) throw new AwsError('InvalidBucketName', 'The specified bucket is not valid.', 400, { BucketName: name });
+  if (!ok)
+    throw new AwsError('InvalidBucketName', 'The specified bucket is not valid.', 400, { BucketName: name });
 }
 
 /**
@@ -28,17 +29,29 @@ function checkName(name: string): void {
  */
 async function regionOf(c: S3Call): Promise<string> {
   const body = await readSmallBody(c.req);
-  const constraint = body.length ? childText(parseBody(body, 'CreateBucketConfiguration'), 'LocationConstraint') : undefined;
+  const constraint = body.length
+    ? childText(parseBody(body, 'CreateBucketConfiguration'), 'LocationConstraint')
+    : undefined;
   const signed = c.req.region;
   if (constraint === undefined || constraint === '') {
     if (signed === 'us-east-1') return signed;
-    throw new AwsError('IllegalLocationConstraintException', 'The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.', 400);
+    throw new AwsError(
+      'IllegalLocationConstraintException',
+      'The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.',
+      400,
+    );
   }
   if (constraint === 'us-east-1' || !c.ctx.regions.some((r) => r.name === constraint)) {
-    throw new AwsError('InvalidLocationConstraint', 'The specified location-constraint is not valid', 400, { LocationConstraint: constraint });
+    throw new AwsError('InvalidLocationConstraint', 'The specified location-constraint is not valid', 400, {
+      LocationConstraint: constraint,
+    });
   }
   if (constraint !== signed) {
-    throw new AwsError('IllegalLocationConstraintException', `The ${constraint} location constraint is incompatible for the region specific endpoint this request was sent to.`, 400);
+    throw new AwsError(
+      'IllegalLocationConstraintException',
+      `The ${constraint} location constraint is incompatible for the region specific endpoint this request was sent to.`,
+      400,
+    );
   }
   return constraint;
 }
@@ -50,13 +63,30 @@ export const createBucket: S3Handler = async (c) => {
   if (existing) {
     // Names are global. us-east-1 answers its owner's repeated create with 200 (a legacy AWS keeps).
     if (existing.ownerId !== c.req.principal.accountId) {
-      throw new AwsError('BucketAlreadyExists', 'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.', 409, { BucketName: c.bucket });
+      throw new AwsError(
+        'BucketAlreadyExists',
+        'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.',
+        409,
+        { BucketName: c.bucket },
+      );
     }
-    if (existing.region === 'us-east-1' && region === 'us-east-1') return sendEmpty(c.res, 200, { location: `/${c.bucket}` });
-    throw new AwsError('BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', 409, { BucketName: c.bucket });
+    if (existing.region === 'us-east-1' && region === 'us-east-1')
+      return sendEmpty(c.res, 200, { location: `/${c.bucket}` });
+    throw new AwsError(
+      'BucketAlreadyOwnedByYou',
+      'Your previous request to create the named bucket succeeded and you already own it.',
+      409,
+      { BucketName: c.bucket },
+    );
   }
   const lock = header(c, 'x-amz-bucket-object-lock-enabled')?.toLowerCase() === 'true';
-  const b: BucketRecord = { name: c.bucket, ownerId: c.req.principal.accountId, region, created: iso(c.now), publicAccessBlock: { ...BLOCK_ALL } };
+  const b: BucketRecord = {
+    name: c.bucket,
+    ownerId: c.req.principal.accountId,
+    region,
+    created: iso(c.now),
+    publicAccessBlock: { ...BLOCK_ALL },
+  };
   // A bucket created with Object Lock is versioned from the start, and stays so.
   if (lock) Object.assign(b, { objectLock: true, versioning: 'Enabled' });
   c.records.buckets.put(c.bucket, b);
@@ -71,7 +101,9 @@ export const headBucket: S3Handler = (c) => {
 export const deleteBucket: S3Handler = (c) => {
   const b = ownBucket(c);
   if (c.records.keysOf(b.name).length > 0) {
-    throw new AwsError('BucketNotEmpty', 'The bucket you tried to delete is not empty', 409, { BucketName: b.name });
+    throw new AwsError('BucketNotEmpty', 'The bucket you tried to delete is not empty', 409, {
+      BucketName: b.name,
+    });
   }
   for (const u of [...c.records.uploads.values()].filter((x) => x.bucket === b.name)) {
     c.files.remove(Object.values(u.parts).map((p) => p.file));

@@ -101,7 +101,11 @@ export function crc32c(data: Buffer, prev = 0): number {
   let c = ~prev >>> 0;
   let i = 0;
   for (; i + 4 <= data.length; i += 4) {
-    c ^= (data[i] as number) | ((data[i + 1] as number) << 8) | ((data[i + 2] as number) << 16) | ((data[i + 3] as number) << 24);
+    c ^=
+      (data[i] as number) |
+      ((data[i + 1] as number) << 8) |
+      ((data[i + 2] as number) << 16) |
+      ((data[i + 3] as number) << 24);
     c =
       (t3[c & 0xff] as number) ^
       (t2[(c >>> 8) & 0xff] as number) ^

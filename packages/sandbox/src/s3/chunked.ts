@@ -134,7 +134,9 @@ export class ChunkDecoder {
   }
 
   private check(toSign: string, claimed: string): string {
-    const expected = createHmac('sha256', (this.signing as ChunkSigning).key).update(toSign).digest();
+    const expected = createHmac('sha256', (this.signing as ChunkSigning).key)
+      .update(toSign)
+      .digest();
     const ok = /^[0-9a-f]{64}$/.test(claimed) && timingSafeEqual(expected, Buffer.from(claimed, 'hex'));
     if (!ok) throw badSignature();
     return claimed;

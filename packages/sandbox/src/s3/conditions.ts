@@ -42,7 +42,10 @@ export function readConditions(c: S3Call, v: VersionRecord, prefix = ''): 'not-m
       ? matches(ifNoneMatch, v.etag)
       : modifiedSince !== undefined && modifiedSeconds(v) <= modifiedSince;
   if (!notModified) return undefined;
-  if (prefix) throw preconditionFailed(`x-amz-copy-source-If-${ifNoneMatch !== undefined ? 'None-Match' : 'Modified-Since'}`);
+  if (prefix)
+    throw preconditionFailed(
+      `x-amz-copy-source-If-${ifNoneMatch !== undefined ? 'None-Match' : 'Modified-Since'}`,
+    );
   return 'not-modified';
 }
 

@@ -51,14 +51,21 @@ export function invalidRequest(message: string): AwsError {
   return new AwsError('InvalidRequest', message, 400);
 }
 
-export function notImplemented(message = 'A header you provided implies functionality that is not implemented'): AwsError {
+export function notImplemented(
+  message = 'A header you provided implies functionality that is not implemented',
+): AwsError {
   return new AwsError('NotImplemented', message, 501);
 }
 
 export function preconditionFailed(condition: string): AwsError {
-  return new AwsError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 412, {
-    Condition: condition,
-  });
+  return new AwsError(
+    'PreconditionFailed',
+    'At least one of the pre-conditions you specified did not hold',
+    412,
+    {
+      Condition: condition,
+    },
+  );
 }
 
 export function lockMissing(): AwsError {

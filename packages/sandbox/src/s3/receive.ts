@@ -37,13 +37,22 @@ function declaredSize(req: AwsRequest, chunked: boolean): number | undefined {
     return undefined;
   }
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) throw invalidRequest(`Invalid ${chunked ? 'x-amz-decoded-content-length' : 'Content-Length'}`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw invalidRequest(`Invalid ${chunked ? 'x-amz-decoded-content-length' : 'Content-Length'}`);
   return n;
 }
 
-function declaredChecksum(req: AwsRequest, fallback?: Algorithm): Pick<Claims, 'algorithm' | 'checksum' | 'trailer'> {
-  const names = Object.keys(req.headers).filter((h) => h.startsWith('x-amz-checksum-') && h !== 'x-amz-checksum-type' && h !== 'x-amz-checksum-algorithm');
-  if (names.length > 1) throw invalidRequest('Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+function declaredChecksum(
+  req: AwsRequest,
+  fallback?: Algorithm,
+): Pick<Claims, 'algorithm' | 'checksum' | 'trailer'> {
+  const names = Object.keys(req.headers).filter(
+    (h) => h.startsWith('x-amz-checksum-') && h !== 'x-amz-checksum-type' && h !== 'x-amz-checksum-algorithm',
+  );
+  if (names.length > 1)
+    throw invalidRequest(
+      'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.',
+    );
   const name = names[0];
   if (name) {
     const algorithm = algorithmOf(name.slice(15));
@@ -52,25 +61,35 @@ function declaredChecksum(req: AwsRequest, fallback?: Algorithm): Pick<Claims, '
     return { algorithm, checksum, trailer: false };
   }
   const trailer = header(req, 'x-amz-trailer');
-  if (trailer?.startsWith('x-amz-checksum-')) return { algorithm: algorithmOf(trailer.slice(15)), trailer: true };
+  if (trailer?.startsWith('x-amz-checksum-'))
+    return { algorithm: algorithmOf(trailer.slice(15)), trailer: true };
   const sdk = header(req, 'x-amz-sdk-checksum-algorithm');
   return { algorithm: sdk ? algorithmOf(sdk) : fallback, trailer: false };
 }
 
 function claimsOf(req: AwsRequest, fallback?: Algorithm): Claims {
-  const chunked = !!req.payloadHash?.startsWith('STREAMING-') || !!header(req, 'content-encoding')?.includes('aws-chunked');
+  const chunked =
+    !!req.payloadHash?.startsWith('STREAMING-') || !!header(req, 'content-encoding')?.includes('aws-chunked');
   const md5 = header(req, 'content-md5');
   if (md5 !== undefined && Buffer.from(md5, 'base64').length !== 16) {
-    throw new AwsError('InvalidDigest', 'The Content-MD5 you specified was invalid.', 400, { 'Content-MD5': md5 });
+    throw new AwsError('InvalidDigest', 'The Content-MD5 you specified was invalid.', 400, {
+      'Content-MD5': md5,
+    });
   }
-  const sha256 = req.payloadHash && /^[0-9a-fA-F]{64}$/.test(req.payloadHash) ? req.payloadHash.toLowerCase() : undefined;
+  const sha256 =
+    req.payloadHash && /^[0-9a-fA-F]{64}$/.test(req.payloadHash) ? req.payloadHash.toLowerCase() : undefined;
   return { chunked, size: declaredSize(req, chunked), sha256, md5, ...declaredChecksum(req, fallback) };
 }
 
 /** Whether the request declares an integrity value (Object Lock and DeleteObjects insist on one). */
 export function hasIntegrityHeader(req: AwsRequest): boolean {
-  return Object.keys(req.headers).some((h) => h === 'content-md5' || (h.startsWith('x-amz-checksum-') && h !== 'x-amz-checksum-type')) ||
-    !!header(req, 'x-amz-trailer')?.startsWith('x-amz-checksum-') || !!header(req, 'x-amz-sdk-checksum-algorithm');
+  return (
+    Object.keys(req.headers).some(
+      (h) => h === 'content-md5' || (h.startsWith('x-amz-checksum-') && h !== 'x-amz-checksum-type'),
+    ) ||
+    !!header(req, 'x-amz-trailer')?.startsWith('x-amz-checksum-') ||
+    !!header(req, 'x-amz-sdk-checksum-algorithm')
+  );
 }
 
 /**
@@ -98,7 +117,8 @@ export async function consumeBody(
     sha?.update(raw as Buffer);
     for (const data of decoder ? decoder.push(raw as Buffer) : [raw as Buffer]) {
       size += data.length;
-      if (size > opts.maxSize) throw new AwsError('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', 400);
+      if (size > opts.maxSize)
+        throw new AwsError('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', 400);
       md5.update(data);
       sum?.update(data);
       await sink(data);
@@ -106,20 +126,35 @@ export async function consumeBody(
   }
   decoder?.finish();
   const digests: Digests = { size, md5: md5.digest('hex') };
-  if (claims.algorithm && sum) digests.checksum = { algorithm: claims.algorithm, value: sum.digest().toString('base64') };
+  if (claims.algorithm && sum)
+    digests.checksum = { algorithm: claims.algorithm, value: sum.digest().toString('base64') };
   verify(claims, digests, sha?.digest('hex'), decoder?.trailers);
   return digests;
 }
 
-function verify(claims: Claims, d: Digests, sha256: string | undefined, trailers?: Map<string, string>): void {
+function verify(
+  claims: Claims,
+  d: Digests,
+  sha256: string | undefined,
+  trailers?: Map<string, string>,
+): void {
   if (claims.size !== undefined && d.size !== claims.size) {
-    throw new AwsError('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header', 400);
+    throw new AwsError(
+      'IncompleteBody',
+      'You did not provide the number of bytes specified by the Content-Length HTTP header',
+      400,
+    );
   }
   if (claims.sha256 && sha256 !== claims.sha256) {
-    throw new AwsError('XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", 400, {
-      ClientComputedContentSHA256: claims.sha256,
-      S3ComputedContentSHA256: sha256 ?? '',
-    });
+    throw new AwsError(
+      'XAmzContentSHA256Mismatch',
+      "The provided 'x-amz-content-sha256' header does not match what was computed.",
+      400,
+      {
+        ClientComputedContentSHA256: claims.sha256,
+        S3ComputedContentSHA256: sha256 ?? '',
+      },
+    );
   }
   if (claims.md5 && Buffer.from(d.md5, 'hex').toString('base64') !== claims.md5) {
     throw new AwsError('BadDigest', 'The Content-MD5 you specified did not match what we received.', 400, {
@@ -129,10 +164,17 @@ function verify(claims: Claims, d: Digests, sha256: string | undefined, trailers
   }
   const algorithm = claims.algorithm;
   if (!algorithm || !d.checksum) return;
-  const declared = claims.trailer ? trailers?.get(`x-amz-checksum-${algorithm.toLowerCase()}`) : claims.checksum;
-  if (claims.trailer && declared === undefined) throw invalidRequest(`The x-amz-checksum-${algorithm.toLowerCase()} trailer is missing.`);
+  const declared = claims.trailer
+    ? trailers?.get(`x-amz-checksum-${algorithm.toLowerCase()}`)
+    : claims.checksum;
+  if (claims.trailer && declared === undefined)
+    throw invalidRequest(`The x-amz-checksum-${algorithm.toLowerCase()} trailer is missing.`);
   if (declared !== undefined && declared !== d.checksum.value) {
-    throw new AwsError('BadDigest', `The ${algorithm} you specified did not match the calculated checksum.`, 400);
+    throw new AwsError(
+      'BadDigest',
+      `The ${algorithm} you specified did not match the calculated checksum.`,
+      400,
+    );
   }
 }
 

@@ -72,7 +72,16 @@ const BUCKET_OPS: Record<string, Array<[param: string, operation: string]>> = {
 };
 
 /** Subresources the sandbox does not answer (ACLs, CORS, website, ...): NotImplemented rather than a wrong op. */
-const UNSUPPORTED = ['acl', 'cors', 'website', 'tagging', 'encryption', 'logging', 'notification', 'replication'];
+const UNSUPPORTED = [
+  'acl',
+  'cors',
+  'website',
+  'tagging',
+  'encryption',
+  'logging',
+  'notification',
+  'replication',
+];
 
 function bucketOperation(method: string, q: URLSearchParams): string {
   for (const [param, op] of BUCKET_OPS[method] ?? []) if (q.has(param)) return op;

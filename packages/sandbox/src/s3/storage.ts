@@ -44,7 +44,8 @@ export class ObjectFiles {
 
   /** Removes data files that no record names (left by a crash between rename and journal line). */
   sweep(referenced: Set<string>): void {
-    for (const f of readdirSync(this.data)) if (!referenced.has(f)) rmSync(join(this.data, f), { force: true });
+    for (const f of readdirSync(this.data))
+      if (!referenced.has(f)) rmSync(join(this.data, f), { force: true });
   }
 
   /** Opens the segments now, in the caller's turn: a concurrent overwrite cannot take the bytes away. */
@@ -122,7 +123,13 @@ export class OpenObject {
         const to = Math.min(end, base + s.size - 1);
         if (from <= to) {
           const fd = this.fds[i] as number;
-          const rs = createReadStream('', { fd, start: from - base, end: to - base, highWaterMark: READ_CHUNK, autoClose: false });
+          const rs = createReadStream('', {
+            fd,
+            start: from - base,
+            end: to - base,
+            highWaterMark: READ_CHUNK,
+            autoClose: false,
+          });
           await pipeline(rs, res, { end: false });
         }
         base += s.size;
@@ -131,6 +138,10 @@ export class OpenObject {
     } finally {
       this.close();
     }
+  }
+
+  fd(i: number): number {
+    return this.fds[i] as number;
   }
 
   close(): void {

@@ -3,6 +3,8 @@ import { BLOCK_SIZE } from '../core/blocks.js';
 import { AwsError } from '../core/errors.js';
 import type { SnapshotRecord, Tag, VolumeRecord } from '../core/model.js';
 import type { LayeredBlockEngine } from '../ebs/engine.js';
+import { listPermissions, setPermissions } from '../iam/allow-lists.js';
+import type { AllowListRecord } from '../iam/records.js';
 import type { EbsQuotas, QuotaSettings } from '../ebs/quotas.js';
 import type { Context } from './context.js';
 import type { Counter, Counters } from './counters.js';
@@ -183,6 +185,15 @@ export class AdminOps {
 
   clearFaults(): void {
     this.faultSet.clear();
+  }
+
+  /** A principal's allow-list of actions (`ec2:CreateSnapshots`, `s3:*`, ...); null clears it. */
+  setPermissions(arn: string, actions: string[] | null): AllowListRecord | null {
+    return setPermissions(this.ctx, arn, actions);
+  }
+
+  permissions(): AllowListRecord[] {
+    return listPermissions(this.ctx);
   }
 
   /** Moves the sandbox clock (not SigV4's) forward: token expiry, timeouts, pending -> completed. */

@@ -87,6 +87,15 @@ export function createAdminHandler(ops: AdminOps, info: AdminInfo) {
       (_m, _q, b) => ({ now: ops.advanceClock(num(String(json(b).advanceMs ?? 0), 'advanceMs')) }),
     ],
     ['GET', /^process$/, () => ops.processStats()],
+    ['GET', /^permissions$/, () => ({ permissions: ops.permissions() })],
+    [
+      'PUT',
+      /^permissions$/,
+      (_m, _q, b) => {
+        const { arn, actions } = json(b);
+        return { permissions: ops.setPermissions(String(arn ?? ''), actions ?? null) };
+      },
+    ],
   ];
 
   return async (
