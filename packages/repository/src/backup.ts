@@ -237,12 +237,17 @@ async function incrementalLeaves(
   );
   const parentBlocks = Math.ceil(parentDisk.sizeBytes / CHUNK_SIZE);
   ctx.stats.dataBlocks = parentDisk.stats.dataBlocks;
-  const results = processBlocks(ctx, changed)[Symbol.asyncIterator]();
+  const doomed = ctx.writer.avoidsSomePacks
+    ? await doomedInParent(ctx, parentTree, Math.min(parentBlocks, blocks))
+    : undefined;
+  const toRead = doomed ? [...new Set([...changed, ...doomed.blocks])].sort((a, b) => a - b) : changed;
+  const results = processBlocks(ctx, toRead)[Symbol.asyncIterator]();
   let next = await results.next();
   for (let leafIndex = 0; leafIndex < builder.leafCount; leafIndex++) {
     const first = leafIndex * LEAF_BLOCKS;
     const inParent = first < parentBlocks ? await parentTree.leafId(leafIndex) : null;
-    if (next.done || Math.floor(next.value.block / LEAF_BLOCKS) !== leafIndex) {
+    const untouched = next.done || Math.floor(next.value.block / LEAF_BLOCKS) !== leafIndex;
+    if (untouched && !doomed?.leaves.has(leafIndex)) {
       // Untouched: the parent's leaf, trimmed to nothing if the disk shrank below it.
       await builder.pushLeaf(leafIndex, first < blocks ? inParent : null);
       continue;
@@ -263,6 +268,27 @@ async function incrementalLeaves(
     const entries = [...slots].sort((a, b) => a[0] - b[0]).map(([slot, id]) => ({ slot, id }));
     await builder.pushLeaf(leafIndex, entries.length ? await ctx.writer.addTree(encodeLeaf(entries)) : null);
   }
+}
+
+/**
+ * When prune plans doom some packs, the parent's leaves may name blobs that only those packs hold (a backup that
+ * deduplicated against them before the plan made the parent). Reusing them by id would make this restore point
+ * depend on packs about to be deleted: such blocks are read again from the image and such leaves rewritten.
+ */
+async function doomedInParent(
+  ctx: DiskContext,
+  parent: TreeReader,
+  blocks: number,
+): Promise<{ blocks: number[]; leaves: Set<number> }> {
+  const out = { blocks: [] as number[], leaves: new Set<number>() };
+  for await (const { leafIndex, id } of parent.leaves()) {
+    if (leafIndex * LEAF_BLOCKS >= blocks) break;
+    if (!(await ctx.writer.knows(id))) out.leaves.add(leafIndex);
+    for (const { block, id: chunk } of await parent.leafBlocks(leafIndex, id)) {
+      if (block < blocks && !(await ctx.writer.knows(chunk))) out.blocks.push(block);
+    }
+  }
+  return out;
 }
 
 function* rangeOf(n: number): Iterable<number> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { checkpoint } from './crash.js';
+import { SEAL_OVERHEAD } from './crypto/seal.js';
 import {
   type BlobType,
   DATA_PREFIX,
@@ -12,7 +13,7 @@ import {
 } from './format.js';
 import { decodeIndexFile, encodeIndexFile, newIndexId, writeIndexFiles } from './index/file.js';
 import { MaintenanceLease } from './lease.js';
-import { type IndexEntry, PackBuilder } from './pack.js';
+import { type IndexEntry, PACK_HEADER, PackBuilder } from './pack.js';
 import { type BlobSet, markReachable } from './reachable.js';
 import type { Repository } from './repository.js';
 import { activeSessions } from './sessions.js';
@@ -70,6 +71,9 @@ interface PackUse {
   type: BlobType;
   size: number;
   usedBytes: number;
+  liveBlobs: number;
+  /** Blobs the pack holds (live or not): its trailer lists them all. */
+  blobs: number;
   live: IndexEntry[];
   indexed: boolean;
   lastModified?: number;
@@ -160,6 +164,8 @@ async function packUsage(
         type: prefix === DATA_PREFIX ? 'data' : 'tree',
         size: o.size,
         usedBytes: 0,
+        liveBlobs: 0,
+        blobs: 0,
         live: [],
         indexed: false,
         ...times(o),
@@ -170,8 +176,10 @@ async function packUsage(
     const p = packs.get(e.packId);
     if (!p) continue; // indexed but missing: damage, reported by check
     p.indexed = true;
+    p.blobs++;
     if (!reachable.has(e.id)) continue;
     p.usedBytes += e.length;
+    p.liveBlobs++;
     if (collect?.has(p.id)) p.live.push(e);
   }
   return packs;
@@ -208,6 +216,15 @@ async function packsToSpare(
   return spare;
 }
 
+/**
+ * Bytes of unreachable blobs: what repacking frees. The pack's own framing (header, trailer) is not counted, or
+ * a small pack would look mostly unused and be repacked into another small pack at every prune.
+ */
+function deadBytes(p: PackUse): number {
+  const framing = PACK_HEADER.length + 4 + SEAL_OVERHEAD + 4 + 45 * p.blobs;
+  return Math.max(0, p.size - framing - p.usedBytes);
+}
+
 function times(o: ObjectInfo): Pick<PackUse, 'lastModified' | 'retainUntil'> {
   return { lastModified: o.lastModified, retainUntil: o.retainUntil };
 }
@@ -232,7 +249,7 @@ async function makePlan(
       if ((p.lastModified ?? Number.POSITIVE_INFINITY) < orphanBefore)
         doomed.push({ id: p.id, type: p.type, size: p.size, reason: 'unindexed' });
     } else if (p.usedBytes === 0) doomed.push({ id: p.id, type: p.type, size: p.size, reason: 'unused' });
-    else if (threshold < 1 && 1 - p.usedBytes / p.size >= threshold) toRepack.push(p);
+    else if (threshold < 1 && deadBytes(p) / p.size >= threshold) toRepack.push(p);
   }
   if (doomed.length === 0 && toRepack.length === 0) return undefined;
   const plan: PlanRecord = {
@@ -243,7 +260,7 @@ async function makePlan(
   let repackedBlobs = 0;
   let repackedBytes = 0;
   for (const p of toRepack) {
-    repackedBlobs += p.live.length;
+    repackedBlobs += p.liveBlobs;
     repackedBytes += p.usedBytes;
     plan.packs.push({ id: p.id, type: p.type, size: p.size, reason: 'repacked' });
   }

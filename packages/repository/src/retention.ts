@@ -9,7 +9,8 @@ import type { Manifest } from './manifest.js';
  * - hourly/daily/weekly/monthly/yearly N: the newest point of each of the N newest hours/days/ISO weeks/months/
  *   years that have points (periods without points do not count, as in restic);
  * - within D: every point whose time is within D of the group's newest point (not of now: a resource that stopped
- *   being backed up keeps its last points).
+ *   being backed up keeps its last points);
+ * - when a period rule's count is not filled, the group's oldest point is kept as well (restic 0.17).
  * Periods are computed in UTC. A policy that keeps nothing is refused: forgetting every point of a resource must
  * be asked for explicitly (forget by id).
  */
@@ -99,6 +100,9 @@ function decideGroup(members: Manifest[], policy: RetentionPolicy): RetentionDec
       seen.add(b);
       keep(d, `${rule} ${n}`);
     }
+    // restic (0.17): when the periods with points do not fill the count, the oldest point is kept too.
+    const oldest = decisions.at(-1);
+    if (n > 0 && seen.size < n && oldest) keep(oldest, `oldest (${rule} ${n})`);
   }
   if (policy.withinMs && decisions[0]) {
     const newest = Date.parse(decisions[0].point.finishedAt);

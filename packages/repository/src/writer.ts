@@ -34,6 +34,11 @@ export class BlobWriter {
     private readonly doomed: ReadonlySet<string> = new Set(),
   ) {}
 
+  /** True when prune plans doom some packs: reused blobs must then be checked one by one. */
+  get avoidsSomePacks(): boolean {
+    return this.doomed.size > 0;
+  }
+
   /** True when the blob exists in the repository (outside doomed packs) or was written by this writer. */
   async knows(id: Uint8Array): Promise<boolean> {
     if (this.pending.has(id)) return true;

@@ -5,9 +5,23 @@
  * named step, small deterministic disk images and the verification every case ends with (every restore point
  * restores byte-identical; check is clean).
  */
+import { spawn } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { closeSync, cpSync, ftruncateSync, mkdirSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { expect } from 'vitest';
 import { checkRepository } from '../src/check.js';
 import { setCheckpointHook } from '../src/crash.js';
@@ -384,4 +398,113 @@ export function statsOf(m: Manifest): { newChunks: number; newBytes: number } {
     newChunks: m.disks.reduce((n, d) => n + d.stats.newChunks, 0),
     newBytes: m.disks.reduce((n, d) => n + d.stats.newBytesStored, 0),
   };
+}
+
+// ---- the lifeboat command ----
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+export const CLI_BIN = resolve(HERE, '../../cli/bin/lifeboat.js');
+/** The built library the CLI loads (the same module instance, whatever path it is imported by). */
+const LIBRARY = resolve(HERE, '../dist/index.js');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  pid: number;
+  stdout: string;
+  stderr: string;
+}
+
+let preload: string | undefined;
+/** Lines the preloaded hook writes to stderr at each checkpoint when tracing. */
+const TRACE_PREFIX = '[lb-checkpoint] ';
+
+/**
+ * A module preloaded into the CLI (node --import) that kills the process at LB_TEST_CRASH_AT=name[:n] through
+ * setCheckpointHook: the same checkpoints and the same SIGKILL as LIFEBOAT_CRASH_AT, whose parsing in
+ * armCrashPoint splits "name:n" at the first colon, while every checkpoint name contains one (so that
+ * LIFEBOAT_CRASH_AT=backup:after-index never fires). The crash tests set both variables, so that they keep
+ * crashing for real whichever path works; crash.test.ts also tests LIFEBOAT_CRASH_AT alone.
+ */
+function crashPreload(): string {
+  if (preload && existsSync(preload)) return preload;
+  const dir = join(tmpdir(), `lb-crash-preload-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  preload = join(dir, 'crash-preload.mjs');
+  writeFileSync(
+    preload,
+    `import { setCheckpointHook } from ${JSON.stringify(pathToFileURL(LIBRARY).href)};
+import { writeSync } from 'node:fs';
+const spec = process.env.LB_TEST_CRASH_AT;
+const trace = process.env.LB_TEST_TRACE === '1';
+const m = spec ? /^(.*?)(?::(\\d+))?$/.exec(spec) : undefined;
+let remaining = m?.[2] ? Number(m[2]) : 1;
+if (m || trace)
+  setCheckpointHook((n) => {
+    if (trace) writeSync(2, \`${TRACE_PREFIX}\${n}\\n\`);
+    if (m && n === m[1] && --remaining <= 0) process.kill(process.pid, 'SIGKILL');
+  });
+`,
+  );
+  return preload;
+}
+
+export interface CliOptions {
+  /** Environment added to a clean one (PATH, HOME); undefined values are left out. */
+  env?: Record<string, string | undefined>;
+  /** Checkpoint (name[:n]) at which the process kills itself. */
+  crashAt?: string;
+  /** Only LIFEBOAT_CRASH_AT, without the preloaded hook. */
+  envOnly?: boolean;
+  /** Called once the process started (kill -9 tests). */
+  started?: (pid: number, kill: () => void) => void;
+  /** Called at each checkpoint the process reaches (traced through the preloaded hook, on stderr). */
+  onCheckpoint?: (name: string) => void;
+}
+
+/** Runs `lifeboat ARGS` (stdin a closed pipe); resolves with its exit code or the signal that ended it. */
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? tmpdir(),
+  };
+  for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined) env[k] = v;
+  const node: string[] = [];
+  if (options.crashAt) {
+    env.LIFEBOAT_CRASH_AT = options.crashAt;
+    if (!options.envOnly) env.LB_TEST_CRASH_AT = options.crashAt;
+  }
+  if (options.onCheckpoint) env.LB_TEST_TRACE = '1';
+  if (env.LB_TEST_CRASH_AT || env.LB_TEST_TRACE) node.push('--import', pathToFileURL(crashPreload()).href);
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [...node, CLI_BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    let partial = '';
+    child.stderr.on('data', (b: Buffer) => {
+      err.push(b);
+      if (!options.onCheckpoint) return;
+      const lines = (partial + b.toString('utf8')).split('\n');
+      partial = lines.pop()!;
+      for (const l of lines) if (l.startsWith(TRACE_PREFIX)) options.onCheckpoint(l.slice(TRACE_PREFIX.length));
+    });
+    child.on('error', fail);
+    child.on('close', (code, signal) =>
+      done({
+        code,
+        signal,
+        pid: child.pid!,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
+    );
+    child.stdin.end();
+    options.started?.(child.pid!, () => child.kill('SIGKILL'));
+  });
+}
+
+/** Describes a result for an assertion message. */
+export function describeRun(args: string[], r: CliResult): string {
+  return `lifeboat ${args.join(' ')}: exit ${r.code}, signal ${r.signal}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 }

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Account, RegionInfo } from './core/model.js';
 import {
-  DEFAULT_TIMING,
   type AwsRequest,
+  DEFAULT_TIMING,
   type SandboxContext,
   type Service,
   type Timing,

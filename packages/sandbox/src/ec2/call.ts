@@ -105,9 +105,11 @@ export function encryptionOf(
       'The parameter KmsKeyId requires the parameter Encrypted to be set.',
     );
   }
-  const source = inherited?.encrypted && inherited.kmsKeyId ? useKey(c, inherited.kmsKeyId, DECRYPT_WITH) : undefined;
+  const source =
+    inherited?.encrypted && inherited.kmsKeyId ? useKey(c, inherited.kmsKeyId, DECRYPT_WITH) : undefined;
   if (kmsKeyParam) return { encrypted: true, kmsKeyId: useKey(c, kmsKeyParam, ENCRYPT_WITH).arn };
   if (source) return { encrypted: true, kmsKeyId: source.arn };
-  if (inherited?.encrypted || encryptedParam) return { encrypted: true, kmsKeyId: defaultKey(c, ENCRYPT_WITH).arn };
+  if (inherited?.encrypted || encryptedParam)
+    return { encrypted: true, kmsKeyId: defaultKey(c, ENCRYPT_WITH).arn };
   return { encrypted: false };
 }

@@ -27,7 +27,8 @@ export function instanceProfile(c: Call, p: Params): NonNullable<InstanceRecord[
     );
   }
   const iam = instanceProfileOf(c.ctx, c.accountId, arnParam ? { arn: arnParam } : { name });
-  if (iam) return { associationId: c.ctx.newId('iip-assoc'), arn: iam.arn, id: iam.id, associatedAt: iso(c.now) };
+  if (iam)
+    return { associationId: c.ctx.newId('iip-assoc'), arn: iam.arn, id: iam.id, associatedAt: iso(c.now) };
   const id = `AIPA${createHash('sha256').update(arn).digest('hex').slice(0, 17).toUpperCase()}`;
   return { associationId: c.ctx.newId('iip-assoc'), arn, id, associatedAt: iso(c.now) };
 }

@@ -9,9 +9,16 @@ const ACTION = /^([a-z0-9-]+:[A-Za-z0-9*?]+|\*)$/;
  * Sets (or, with null, clears) the sandbox-only allow-list of a principal: the actions it may perform besides
  * what its IAM policies allow. For an account root an allow-list is a restriction: root may then do only these.
  */
-export function setPermissions(ctx: SandboxContext, arn: string, actions: string[] | null): AllowListRecord | null {
+export function setPermissions(
+  ctx: SandboxContext,
+  arn: string,
+  actions: string[] | null,
+): AllowListRecord | null {
   if (!PRINCIPAL_ARN.test(arn)) {
-    throw new AwsError('InvalidParameterValue', `${arn} is not the ARN of an account root, user, role or session`);
+    throw new AwsError(
+      'InvalidParameterValue',
+      `${arn} is not the ARN of an account root, user, role or session`,
+    );
   }
   const table = iamTables(ctx).allowLists;
   if (actions === null) {
@@ -19,7 +26,10 @@ export function setPermissions(ctx: SandboxContext, arn: string, actions: string
     return null;
   }
   if (!Array.isArray(actions) || actions.some((a) => typeof a !== 'string' || !ACTION.test(a))) {
-    throw new AwsError('InvalidParameterValue', 'actions must be a list of service:Action names (wildcards allowed)');
+    throw new AwsError(
+      'InvalidParameterValue',
+      'actions must be a list of service:Action names (wildcards allowed)',
+    );
   }
   const rec = { arn, actions: [...actions] };
   table.put(arn, rec);

@@ -124,7 +124,12 @@ export function decodeFailure(encoded: string): string | undefined {
 }
 
 /** The refusal in the shape of the service that was called. */
-export function denialError(service: string, who: Principal, action: string, evaluation: Evaluation): AwsError {
+export function denialError(
+  service: string,
+  who: Principal,
+  action: string,
+  evaluation: Evaluation,
+): AwsError {
   const message = denialMessage(who, action, evaluation.decision === 'explicitDeny');
   switch (service) {
     case 'ec2':

@@ -49,7 +49,7 @@ function userCredential(
   const k = t.accessKeys.get(accessKeyId);
   const user = k && t.users.get(nameKey(k.accountId, k.userName));
   const account = k && accountOf(k.accountId);
-  if (!k || k.status !== 'Active' || !user || !account) return undefined;
+  if (k?.status !== 'Active' || !user || !account) return undefined;
   return {
     account,
     secretAccessKey: k.secretAccessKey,

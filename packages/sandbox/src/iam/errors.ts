@@ -24,7 +24,9 @@ export function checkName(value: string, member: string, max = 64): string {
 export function checkPath(q: QueryCall): string {
   const path = q.p.str('Path') ?? '/';
   if (!/^\/([\x21-\x7e]*\/)?$/.test(path) || path.length > 512) {
-    throw validationError(`The specified value for path is invalid. It must begin and end with / and contain only printable characters.`);
+    throw validationError(
+      `The specified value for path is invalid. It must begin and end with / and contain only printable characters.`,
+    );
   }
   return path;
 }

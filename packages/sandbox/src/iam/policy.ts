@@ -40,7 +40,8 @@ export function parsePolicy(text: string, kind: PolicyKind): PolicyDocument {
   } catch {
     throw new PolicyError('Syntax errors in policy.');
   }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new PolicyError('Syntax errors in policy.');
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw new PolicyError('Syntax errors in policy.');
   const doc = raw as { Version?: unknown; Statement?: unknown };
   if (doc.Version !== undefined && !VERSIONS.includes(String(doc.Version))) {
     throw new PolicyError('The policy must contain a valid version string');
@@ -69,13 +70,16 @@ function principalOf(v: unknown): PrincipalSpec {
 function statementOf(raw: unknown, kind: PolicyKind): Statement {
   if (!raw || typeof raw !== 'object') throw new PolicyError('Syntax errors in policy.');
   const s = raw as Record<string, unknown>;
-  if (s.Effect !== 'Allow' && s.Effect !== 'Deny') throw new PolicyError('Invalid effect: must be Allow or Deny.');
+  if (s.Effect !== 'Allow' && s.Effect !== 'Deny')
+    throw new PolicyError('Invalid effect: must be Allow or Deny.');
   if (s.Action === undefined && s.NotAction === undefined) {
     throw new PolicyError('Policy statement must contain actions.');
   }
   const hasPrincipal = s.Principal !== undefined || s.NotPrincipal !== undefined;
-  if (kind === 'identity' && hasPrincipal) throw new PolicyError('Policy document should not specify a principal.');
-  if (kind === 'resource' && !hasPrincipal) throw new PolicyError('Policy statement must contain a principal.');
+  if (kind === 'identity' && hasPrincipal)
+    throw new PolicyError('Policy document should not specify a principal.');
+  if (kind === 'resource' && !hasPrincipal)
+    throw new PolicyError('Policy statement must contain a principal.');
   const st: Statement = { Effect: s.Effect };
   if (typeof s.Sid === 'string') st.Sid = s.Sid;
   if (s.Action !== undefined) st.Action = strings(s.Action, 'Action');
@@ -95,7 +99,10 @@ export function wildcard(pattern: string, value: string, ignoreCase: boolean): b
   const key = `${ignoreCase ? 'i' : 's'}${pattern}`;
   let re = patterns.get(key);
   if (!re) {
-    const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const body = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
     re = new RegExp(`^${body}$`, ignoreCase ? 'is' : 's');
     if (patterns.size > 4096) patterns.clear();
     patterns.set(key, re);
@@ -145,7 +152,8 @@ export function statementApplies(s: Statement, r: Request): boolean {
     if (s.Resource && !s.Resource.some((x) => wildcard(x, r.resource as string, false))) return false;
     if (s.NotResource?.some((x) => wildcard(x, r.resource as string, false))) return false;
   }
-  if (s.Principal !== undefined && (!r.principal || !principalMatches(s.Principal, r.principal))) return false;
+  if (s.Principal !== undefined && (!r.principal || !principalMatches(s.Principal, r.principal)))
+    return false;
   if (s.NotPrincipal !== undefined && (!r.principal || principalMatches(s.NotPrincipal, r.principal))) {
     return false;
   }
@@ -156,7 +164,8 @@ export function statementApplies(s: Statement, r: Request): boolean {
 export function evaluate(docs: Array<{ source: string; doc: PolicyDocument }>, r: Request): Evaluation {
   const matched: Matched[] = [];
   for (const { source, doc } of docs) {
-    for (const statement of doc.Statement) if (statementApplies(statement, r)) matched.push({ source, statement });
+    for (const statement of doc.Statement)
+      if (statementApplies(statement, r)) matched.push({ source, statement });
   }
   const denies = matched.filter((m) => m.statement.Effect === 'Deny');
   if (denies.length) return { decision: 'explicitDeny', matched: denies };

@@ -1,6 +1,14 @@
 import type { SandboxContext } from '../core/service.js';
-import { alreadyExists, checkName, checkPath, deleteConflict, iamPage, limitExceeded, noSuchEntity } from './errors.js';
-import { iamId, iamTables, type InstanceProfileRecord, nameKey } from './records.js';
+import {
+  alreadyExists,
+  checkName,
+  checkPath,
+  deleteConflict,
+  iamPage,
+  limitExceeded,
+  noSuchEntity,
+} from './errors.js';
+import { type InstanceProfileRecord, iamId, iamTables, nameKey } from './records.js';
 import { findRole, roleXml } from './roles.js';
 import { type QueryCall, type QueryOp, required, tagsParam, tagsXml } from './wire.js';
 
@@ -66,7 +74,10 @@ export const addRoleToInstanceProfile: QueryOp = (q) => {
   if (p.roleNames.length >= ROLES_PER_PROFILE) {
     throw limitExceeded(`Cannot exceed quota for InstanceSessionsPerInstanceProfile: ${ROLES_PER_PROFILE}`);
   }
-  iamTables(q.ctx).profiles.put(nameKey(p.accountId, p.name), { ...p, roleNames: [...p.roleNames, r.roleName] });
+  iamTables(q.ctx).profiles.put(nameKey(p.accountId, p.name), {
+    ...p,
+    roleNames: [...p.roleNames, r.roleName],
+  });
   return undefined;
 };
 
@@ -98,7 +109,8 @@ export const listInstanceProfiles: QueryOp = (q) => {
 
 export const deleteInstanceProfile: QueryOp = (q) => {
   const p = findProfile(q, required(q, 'InstanceProfileName'));
-  if (p.roleNames.length) throw deleteConflict('Cannot delete entity, must remove roles from instance profile first.');
+  if (p.roleNames.length)
+    throw deleteConflict('Cannot delete entity, must remove roles from instance profile first.');
   iamTables(q.ctx).profiles.delete(nameKey(p.accountId, p.name));
   return undefined;
 };

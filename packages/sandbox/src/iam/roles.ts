@@ -86,7 +86,8 @@ export const listRoles: QueryOp = (q) => {
 export const deleteRole: QueryOp = (q) => {
   const r = findRole(q, required(q, 'RoleName'));
   const t = iamTables(q.ctx);
-  if (Object.keys(r.policies).length) throw deleteConflict('Cannot delete entity, must delete policies first.');
+  if (Object.keys(r.policies).length)
+    throw deleteConflict('Cannot delete entity, must delete policies first.');
   if ([...t.profiles.values()].some((p) => p.accountId === r.accountId && p.roleNames.includes(r.roleName))) {
     throw deleteConflict('Cannot delete entity, must remove roles from instance profile first.');
   }
@@ -118,7 +119,8 @@ export const getRolePolicy: QueryOp = (q) => {
 export const deleteRolePolicy: QueryOp = (q) => {
   const r = findRole(q, required(q, 'RoleName'));
   const name = required(q, 'PolicyName');
-  if (r.policies[name] === undefined) throw noSuchEntity(`The role policy with name ${name} cannot be found.`);
+  if (r.policies[name] === undefined)
+    throw noSuchEntity(`The role policy with name ${name} cannot be found.`);
   const { [name]: _gone, ...rest } = r.policies;
   putRole(q, r, rest);
   return undefined;

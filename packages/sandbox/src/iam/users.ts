@@ -64,7 +64,12 @@ export const createUser: QueryOp = (q) => {
 
 export const getUser: QueryOp = (q) => {
   if (!q.p.str('UserName') && (!q.who.kind || q.who.kind === 'root')) {
-    const root = { Path: '/', UserId: q.who.accountId, Arn: q.who.arn, CreateDate: new Date(0).toISOString() };
+    const root = {
+      Path: '/',
+      UserId: q.who.accountId,
+      Arn: q.who.arn,
+      CreateDate: new Date(0).toISOString(),
+    };
     return { User: root };
   }
   return { User: userXml(userParam(q), true) };
@@ -85,7 +90,8 @@ export const deleteUser: QueryOp = (q) => {
   if ([...t.accessKeys.values()].some((k) => k.accountId === u.accountId && k.userName === u.userName)) {
     throw deleteConflict('Cannot delete entity, must delete access keys first.');
   }
-  if (Object.keys(u.policies).length) throw deleteConflict('Cannot delete entity, must delete policies first.');
+  if (Object.keys(u.policies).length)
+    throw deleteConflict('Cannot delete entity, must delete policies first.');
   t.users.delete(nameKey(u.accountId, u.userName));
   t.allowLists.delete(u.arn);
   return undefined;
@@ -171,7 +177,8 @@ export const getUserPolicy: QueryOp = (q) => {
 export const deleteUserPolicy: QueryOp = (q) => {
   const u = findUser(q, required(q, 'UserName'));
   const name = required(q, 'PolicyName');
-  if (u.policies[name] === undefined) throw noSuchEntity(`The user policy with name ${name} cannot be found.`);
+  if (u.policies[name] === undefined)
+    throw noSuchEntity(`The user policy with name ${name} cannot be found.`);
   const { [name]: _gone, ...rest } = u.policies;
   putUser(q, u, rest);
   return undefined;

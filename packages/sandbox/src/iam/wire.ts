@@ -36,7 +36,12 @@ function write(out: string[], name: string, v: QueryValue): void {
   } else out.push(`<${name}>${escapeXml(String(v))}</${name}>`);
 }
 
-export function queryXml(action: string, ns: string, result: QueryObject | undefined, requestId: string): string {
+export function queryXml(
+  action: string,
+  ns: string,
+  result: QueryObject | undefined,
+  requestId: string,
+): string {
   const out = [`<${action}Response xmlns="${ns}">`];
   if (result) write(out, `${action}Result`, result);
   out.push(`<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`);
@@ -50,7 +55,11 @@ function paramsOf(req: AwsRequest): Params {
 
 function send(res: ServerResponse, body: string, requestId: string): void {
   const bytes = Buffer.from(body, 'utf8');
-  res.writeHead(200, { 'content-type': 'text/xml', 'content-length': bytes.length, 'x-amzn-requestid': requestId });
+  res.writeHead(200, {
+    'content-type': 'text/xml',
+    'content-length': bytes.length,
+    'x-amzn-requestid': requestId,
+  });
   res.end(bytes);
 }
 
@@ -64,7 +73,11 @@ export function createQueryService(name: string, ns: string, ops: Record<string,
       const action = p.str('Action');
       const op = action ? ops[action] : undefined;
       if (!action || !op) {
-        throw new AwsError('InvalidAction', `Could not find operation ${action ?? ''} for version ${p.str('Version') ?? ''}`, 400);
+        throw new AwsError(
+          'InvalidAction',
+          `Could not find operation ${action ?? ''} for version ${p.str('Version') ?? ''}`,
+          400,
+        );
       }
       const result = op({ ctx, who: req.principal, region: req.region, p });
       send(res, queryXml(action, ns, result, req.requestId), req.requestId);

@@ -1,4 +1,4 @@
-import { AwsError } from '../core/errors.js';
+import type { AwsError } from '../core/errors.js';
 import type { Principal } from '../core/model.js';
 import type { SandboxContext } from '../core/service.js';
 import type { MasterKey } from './crypto.js';
@@ -34,7 +34,9 @@ export function str(k: KmsCall, name: string): string | undefined {
 export function reqStr(k: KmsCall, name: string): string {
   const v = str(k, name);
   if (v === undefined || v === '') {
-    throw validation(`Value null at '${lowerFirst(name)}' failed to satisfy constraint: Member must not be null`);
+    throw validation(
+      `Value null at '${lowerFirst(name)}' failed to satisfy constraint: Member must not be null`,
+    );
   }
   return v;
 }
@@ -75,7 +77,9 @@ export function epoch(iso: string): number {
 export function page<T>(k: KmsCall, items: T[]): { items: T[]; NextMarker?: string; Truncated: boolean } {
   const limit = int(k, 'Limit') ?? 100;
   if (limit < 1 || limit > 1000) {
-    throw validation(`Value '${limit}' at 'limit' failed to satisfy constraint: Member must have value between 1 and 1000`);
+    throw validation(
+      `Value '${limit}' at 'limit' failed to satisfy constraint: Member must have value between 1 and 1000`,
+    );
   }
   const marker = str(k, 'Marker');
   const start = marker === undefined ? 0 : Number(Buffer.from(marker, 'base64url').toString('utf8'));

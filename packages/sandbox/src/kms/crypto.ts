@@ -78,12 +78,18 @@ export function blobKeyId(blob: Buffer): string | undefined {
 }
 
 /** The plaintext, or undefined when the blob was altered or the context differs. */
-export function openBlob(blob: Buffer, material: Buffer, context: Record<string, string>): Buffer | undefined {
+export function openBlob(
+  blob: Buffer,
+  material: Buffer,
+  context: Record<string, string>,
+): Buffer | undefined {
   const keyId = blobKeyId(blob);
   if (!keyId) return undefined;
-  let at = 1 + KEY_ID_LENGTH;
-  const iv = blob.subarray(at, (at += IV_LENGTH));
-  const tag = blob.subarray(at, (at += TAG_LENGTH));
+  const ivAt = 1 + KEY_ID_LENGTH;
+  const tagAt = ivAt + IV_LENGTH;
+  const at = tagAt + TAG_LENGTH;
+  const iv = blob.subarray(ivAt, tagAt);
+  const tag = blob.subarray(tagAt, at);
   try {
     const d = createDecipheriv('aes-256-gcm', material, iv);
     d.setAAD(contextBytes(keyId, context));

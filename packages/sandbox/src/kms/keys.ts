@@ -38,7 +38,10 @@ export interface GrantRecord {
   granteePrincipal: string;
   retiringPrincipal?: string;
   operations: string[];
-  constraints?: { EncryptionContextSubset?: Record<string, string>; EncryptionContextEquals?: Record<string, string> };
+  constraints?: {
+    EncryptionContextSubset?: Record<string, string>;
+    EncryptionContextEquals?: Record<string, string>;
+  };
   issuingAccount: string;
   creationDate: string;
   token: string;
@@ -101,7 +104,14 @@ function awsManagedPolicy(accountId: string, region: string, service: string): s
         Sid: `Allow access through ${service.toUpperCase()} for all principals in the account that are authorized to use ${service.toUpperCase()}`,
         Effect: 'Allow',
         Principal: { AWS: '*' },
-        Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:CreateGrant', 'kms:DescribeKey'],
+        Action: [
+          'kms:Encrypt',
+          'kms:Decrypt',
+          'kms:ReEncrypt*',
+          'kms:GenerateDataKey*',
+          'kms:CreateGrant',
+          'kms:DescribeKey',
+        ],
         Resource: '*',
         Condition: {
           StringEquals: { 'kms:CallerAccount': accountId, 'kms:ViaService': `ec2.${region}.amazonaws.com` },
@@ -218,5 +228,6 @@ export function findKey(ctx: SandboxContext, accountId: string, region: string, 
 export function checkUsable(k: KeyRecord): void {
   const state = keyState(k);
   if (state === 'Disabled') throw kmsError('DisabledException', `${k.arn} is disabled.`);
-  if (state === 'PendingDeletion') throw kmsError('KMSInvalidStateException', `${k.arn} is pending deletion.`);
+  if (state === 'PendingDeletion')
+    throw kmsError('KMSInvalidStateException', `${k.arn} is pending deletion.`);
 }

@@ -10,10 +10,16 @@ function aliasArn(a: AliasRecord): string {
 
 function checkName(name: string): void {
   if (!ALIAS_NAME.test(name)) {
-    throw kmsError('InvalidAliasNameException', `Alias name ${name} must begin with alias/ and use [a-zA-Z0-9/_-].`);
+    throw kmsError(
+      'InvalidAliasNameException',
+      `Alias name ${name} must begin with alias/ and use [a-zA-Z0-9/_-].`,
+    );
   }
   if (name.startsWith('alias/aws/')) {
-    throw kmsError('InvalidAliasNameException', 'Alias names beginning with alias/aws/ are reserved for AWS managed keys.');
+    throw kmsError(
+      'InvalidAliasNameException',
+      'Alias names beginning with alias/aws/ are reserved for AWS managed keys.',
+    );
   }
 }
 
@@ -21,9 +27,11 @@ export const createAlias: KmsOp = (k) => {
   const name = reqStr(k, 'AliasName');
   checkName(name);
   const target = reqStr(k, 'TargetKeyId');
-  if (target.includes('alias/')) throw kmsError('NotFoundException', 'An alias cannot be the target of an alias.');
+  if (target.includes('alias/'))
+    throw kmsError('NotFoundException', 'An alias cannot be the target of an alias.');
   const key = findKey(k.ctx, k.who.accountId, k.region, target);
-  if (key.accountId !== k.who.accountId) throw kmsError('NotFoundException', `Key '${key.arn}' does not exist`);
+  if (key.accountId !== k.who.accountId)
+    throw kmsError('NotFoundException', `Key '${key.arn}' does not exist`);
   requireKeyAccess(k.ctx, key, { principal: k.who, action: 'kms:CreateAlias' });
   if (keyState(key) === 'PendingDeletion') {
     throw kmsError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
@@ -31,7 +39,10 @@ export const createAlias: KmsOp = (k) => {
   const id = aliasKey(k.who.accountId, k.region, name);
   const t = kmsTables(k.ctx).aliases;
   if (t.has(id)) {
-    throw kmsError('AlreadyExistsException', `An alias with the name arn:aws:kms:${k.region}:${k.who.accountId}:${name} already exists`);
+    throw kmsError(
+      'AlreadyExistsException',
+      `An alias with the name arn:aws:kms:${k.region}:${k.who.accountId}:${name} already exists`,
+    );
   }
   const now = new Date(k.ctx.now()).toISOString();
   t.put(id, {
@@ -80,7 +91,10 @@ export const deleteAlias: KmsOp = (k) => {
   const alias = kmsTables(k.ctx).aliases.get(id);
   const key = alias && keyById(k.ctx, alias.targetKeyId);
   if (!alias || !key) {
-    throw kmsError('NotFoundException', `Alias arn:aws:kms:${k.region}:${k.who.accountId}:${name} is not found.`);
+    throw kmsError(
+      'NotFoundException',
+      `Alias arn:aws:kms:${k.region}:${k.who.accountId}:${name} is not found.`,
+    );
   }
   requireKeyAccess(k.ctx, key, { principal: k.who, action: 'kms:DeleteAlias' });
   kmsTables(k.ctx).aliases.delete(id);

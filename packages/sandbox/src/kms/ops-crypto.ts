@@ -82,7 +82,11 @@ export const encrypt: KmsOp = (k) => {
 export const decrypt: KmsOp = (k) => {
   algorithm(k, 'EncryptionAlgorithm');
   const { key, plaintext } = open(k, 'CiphertextBlob', 'KeyId', 'EncryptionContext', 'kms:Decrypt');
-  return { KeyId: key.arn, Plaintext: plaintext.toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+  return {
+    KeyId: key.arn,
+    Plaintext: plaintext.toString('base64'),
+    EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+  };
 };
 
 export const reEncrypt: KmsOp = (k) => {
@@ -110,12 +114,16 @@ function dataKeyLength(k: KmsCall): number {
   }
   if (spec !== undefined) {
     if (spec !== 'AES_256' && spec !== 'AES_128') {
-      throw validation(`Value '${spec}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]`);
+      throw validation(
+        `Value '${spec}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]`,
+      );
     }
     return spec === 'AES_256' ? 32 : 16;
   }
   if ((n as number) < 1 || (n as number) > 1024) {
-    throw validation(`Value '${n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024`);
+    throw validation(
+      `Value '${n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024`,
+    );
   }
   return n as number;
 }

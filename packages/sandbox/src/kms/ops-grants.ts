@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { epoch, type KmsCall, type KmsOp, page, reqStr, str, stringMap, validation } from './call.js';
 import type { GrantRecord } from './keys.js';
 import { checkUsable, kmsError, kmsTables } from './keys.js';
-import { epoch, type KmsCall, type KmsOp, page, reqStr, str, stringMap, validation } from './call.js';
 import { usableKey } from './ops-keys.js';
 
 const OPERATIONS = new Set([
@@ -25,12 +25,15 @@ const OPERATIONS = new Set([
 ]);
 
 /** Principals a grant can name: IAM ARNs (account root, users, roles, sessions) and AWS service principals. */
-const PRINCIPAL = /^(arn:aws:iam::\d{12}:(root|user\/.+|role\/.+)|arn:aws:sts::\d{12}:assumed-role\/.+|[a-z0-9.-]+\.amazonaws\.com)$/;
+const PRINCIPAL =
+  /^(arn:aws:iam::\d{12}:(root|user\/.+|role\/.+)|arn:aws:sts::\d{12}:assumed-role\/.+|[a-z0-9.-]+\.amazonaws\.com)$/;
 
 function principalParam(k: KmsCall, name: string, required: boolean): string | undefined {
   const v = required ? reqStr(k, name) : str(k, name);
   if (v !== undefined && !PRINCIPAL.test(v)) {
-    throw validation(`Value '${v}' at '${name[0]?.toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must be a valid principal`);
+    throw validation(
+      `Value '${v}' at '${name[0]?.toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must be a valid principal`,
+    );
   }
   return v;
 }
@@ -42,7 +45,9 @@ function operations(k: KmsCall): string[] {
   }
   for (const op of ops) {
     if (typeof op !== 'string' || !OPERATIONS.has(op)) {
-      throw validation(`Value '${String(op)}' at 'operations' failed to satisfy constraint: Member must satisfy enum value set`);
+      throw validation(
+        `Value '${String(op)}' at 'operations' failed to satisfy constraint: Member must satisfy enum value set`,
+      );
     }
   }
   return ops as string[];
@@ -87,7 +92,10 @@ export const listGrants: KmsOp = (k) => {
   const id = str(k, 'GrantId');
   const grantee = str(k, 'GranteePrincipal');
   const grants = [...kmsTables(k.ctx).grants.values()]
-    .filter((g) => g.keyId === key.keyId && (!id || g.grantId === id) && (!grantee || g.granteePrincipal === grantee))
+    .filter(
+      (g) =>
+        g.keyId === key.keyId && (!id || g.grantId === id) && (!grantee || g.granteePrincipal === grantee),
+    )
     .sort((a, b) => (a.creationDate < b.creationDate ? -1 : a.creationDate > b.creationDate ? 1 : 0));
   const p = page(k, grants);
   return {

@@ -153,7 +153,12 @@ export const scheduleKeyDeletion: KmsOp = (k) => {
   notPending(key);
   const deletionDate = new Date(k.ctx.now() + days * 86_400_000).toISOString();
   update(k, key, { deletionDate, pendingWindowInDays: days });
-  return { KeyId: key.arn, DeletionDate: epoch(deletionDate), KeyState: 'PendingDeletion', PendingWindowInDays: days };
+  return {
+    KeyId: key.arn,
+    DeletionDate: epoch(deletionDate),
+    KeyState: 'PendingDeletion',
+    PendingWindowInDays: days,
+  };
 };
 
 export const cancelKeyDeletion: KmsOp = (k) => {

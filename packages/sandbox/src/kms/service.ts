@@ -3,7 +3,13 @@ import type { AwsRequest, Service } from '../core/service.js';
 import type { KmsOp } from './call.js';
 import type { MasterKey } from './crypto.js';
 import { createAlias, deleteAlias, listAliases } from './ops-aliases.js';
-import { decrypt, encrypt, generateDataKey, generateDataKeyWithoutPlaintext, reEncrypt } from './ops-crypto.js';
+import {
+  decrypt,
+  encrypt,
+  generateDataKey,
+  generateDataKeyWithoutPlaintext,
+  reEncrypt,
+} from './ops-crypto.js';
 import { createGrant, listGrants, revokeGrant } from './ops-grants.js';
 import {
   cancelKeyDeletion,

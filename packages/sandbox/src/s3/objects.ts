@@ -121,7 +121,7 @@ async function readObject(c: S3Call, head: boolean): Promise<void> {
   const range = byPart ?? parseRange(header(c, 'range'), v.size);
   const [start, end] = range ?? [0, v.size - 1];
   if (range) headers['content-range'] = `bytes ${start}-${end}/${v.size}`;
-  if (byPart || v.parts) headers['x-amz-mp-parts-count'] = String(v.parts ?? 1);
+  if (byPart) headers['x-amz-mp-parts-count'] = String(v.parts ?? 1);
   // The SDK verifies a returned checksum against the bytes: only a whole object's is sent, and only on request.
   if (!range && header(c, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED')
     Object.assign(headers, checksumHeaders(v.checksum));

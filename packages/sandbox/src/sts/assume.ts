@@ -34,7 +34,9 @@ function durationOf(q: QueryCall, role: RoleRecord): number {
     );
   }
   if (q.who.kind === 'assumed-role' && seconds > CHAINED_MAX_SECONDS) {
-    throw invalid('The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.');
+    throw invalid(
+      'The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.',
+    );
   }
   if (seconds > role.maxSessionDuration) {
     throw invalid('The requested DurationSeconds exceeds the MaxSessionDuration set for this role.');
@@ -48,7 +50,8 @@ function sessionTags(q: QueryCall, caller: SessionRecord | undefined): { tags: T
   if (given.length > MAX_TAGS) throw invalid(`A session can have at most ${MAX_TAGS} tags.`);
   const transitive = q.p.list('TransitiveTagKeys.member');
   for (const k of transitive) {
-    if (!given.some((t) => t.Key === k)) throw invalid(`Transitive tag key ${k} is not one of the session tags.`);
+    if (!given.some((t) => t.Key === k))
+      throw invalid(`Transitive tag key ${k} is not one of the session tags.`);
   }
   const inherited = (caller?.tags ?? []).filter((t) => caller?.transitiveTagKeys.includes(t.Key));
   const keys = new Set(given.map((t) => t.Key.toLowerCase()));
@@ -71,14 +74,16 @@ function trusted(q: QueryCall, role: RoleRecord, tags: Tag[]): boolean {
   for (const t of tags) context[`aws:RequestTag/${t.Key}`] = t.Value;
   context['aws:TagKeys'] = tags.map((t) => t.Key);
   const doc = [{ source: `trust policy of ${role.arn}`, doc: cachedPolicy(role.trustPolicy, 'resource') }];
-  const allows = (action: string) => evaluate(doc, { action, principal: q.who, context }).decision === 'allowed';
+  const allows = (action: string) =>
+    evaluate(doc, { action, principal: q.who, context }).decision === 'allowed';
   return allows('sts:AssumeRole') && (tags.length === 0 || allows('sts:TagSession'));
 }
 
 function prune(q: QueryCall): void {
   const sessions = iamTables(q.ctx).sessions;
   const cutoff = q.ctx.now() - KEEP_EXPIRED_MS;
-  for (const s of [...sessions.values()]) if (Date.parse(s.expiresAt) < cutoff) sessions.delete(s.accessKeyId);
+  for (const s of [...sessions.values()])
+    if (Date.parse(s.expiresAt) < cutoff) sessions.delete(s.accessKeyId);
 }
 
 export const assumeRole: QueryOp = (q) => {

@@ -11,6 +11,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SnapshotRecord } from '../../src/core/model.js';
 import type { RunningSandbox } from '../../src/index.js';
+import { createKmsKey } from '../kms/clients.js';
 import {
   BLOCK_SIZE,
   b64sha,
@@ -334,14 +335,11 @@ describe('EBS direct API over HTTP with the AWS SDK v3', () => {
       'ValidationException',
       'INVALID_VOLUME_SIZE',
     );
+    const keyArn = await createKmsKey(sb);
     const enc = await client.send(
-      new StartSnapshotCommand({
-        VolumeSize: 1,
-        Encrypted: true,
-        KmsKeyArn: 'arn:aws:kms:us-east-1:111111111111:key/k1',
-      }),
+      new StartSnapshotCommand({ VolumeSize: 1, Encrypted: true, KmsKeyArn: keyArn }),
     );
-    expect(enc.KmsKeyArn).toBe('arn:aws:kms:us-east-1:111111111111:key/k1');
+    expect(enc.KmsKeyArn).toBe(keyArn);
     expect(sb.ctx.state.table<SnapshotRecord>('snapshots').get(enc.SnapshotId as string)?.encrypted).toBe(
       true,
     );

@@ -12,6 +12,7 @@ import {
   ResetSnapshotAttributeCommand,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKmsKey } from '../kms/clients.js';
 import { expectAwsError } from './helpers/errors.js';
 import { launch } from './helpers/fixtures.js';
 import { startTestSandbox, type TestSandbox } from './helpers/sandbox.js';
@@ -255,6 +256,7 @@ describe('CopySnapshot', () => {
     const vol = await newVolume();
     sb.blocks.writeVolume(vol, 0, Buffer.from('v1'));
     const s1 = await ec2.send(new CreateSnapshotCommand({ VolumeId: vol }));
+    const euKey = await createKmsKey(sb.sandbox, 0, 'eu-west-1');
     const eu = sb.ec2(0, 'eu-west-1');
     await expectAwsError(
       eu.send(new CopySnapshotCommand({ SourceRegion: 'us-east-1', SourceSnapshotId: s1.SnapshotId! })),
@@ -266,7 +268,7 @@ describe('CopySnapshot', () => {
         SourceRegion: 'us-east-1',
         SourceSnapshotId: s1.SnapshotId!,
         Encrypted: true,
-        KmsKeyId: 'arn:aws:kms:eu-west-1:111111111111:key/11111111-2222-3333-4444-555555555555',
+        KmsKeyId: euKey,
         TagSpecifications: [{ ResourceType: 'snapshot', Tags: [{ Key: 'Copy', Value: '1' }] }],
       }),
     );
@@ -275,7 +277,7 @@ describe('CopySnapshot', () => {
     expect(copied).toMatchObject({
       State: 'pending',
       Encrypted: true,
-      KmsKeyId: 'arn:aws:kms:eu-west-1:111111111111:key/11111111-2222-3333-4444-555555555555',
+      KmsKeyId: euKey,
       Description: `[Copied ${s1.SnapshotId} from us-east-1]`,
       VolumeSize: 1,
     });
@@ -295,7 +297,7 @@ describe('CopySnapshot', () => {
         SourceRegion: 'us-east-1',
         SourceSnapshotId: s2.SnapshotId!,
         Encrypted: true,
-        KmsKeyId: 'arn:aws:kms:eu-west-1:111111111111:key/11111111-2222-3333-4444-555555555555',
+        KmsKeyId: euKey,
       }),
     );
     expect(sb.blocks.lineageOf(c2.SnapshotId!)).toBe(sb.blocks.lineageOf(s2.SnapshotId!));

@@ -9,6 +9,7 @@ import {
   ModifyVolumeCommand,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKmsKey } from '../kms/clients.js';
 import { expectAwsError } from './helpers/errors.js';
 import { launch } from './helpers/fixtures.js';
 import { startTestSandbox, type TestSandbox } from './helpers/sandbox.js';
@@ -81,6 +82,8 @@ describe('volumes', () => {
   });
 
   it('encrypts with a given key or the default EBS key', async () => {
+    // EC2 resolves the alias and reports the key's ARN.
+    const backupKey = await createKmsKey(sb.sandbox, 0, 'us-east-1', 'alias/backup');
     const a = await ec2.send(
       new CreateVolumeCommand({
         AvailabilityZone: 'us-east-1a',
@@ -92,7 +95,7 @@ describe('volumes', () => {
     );
     expect(a).toMatchObject({
       Encrypted: true,
-      KmsKeyId: 'arn:aws:kms:us-east-1:111111111111:alias/backup',
+      KmsKeyId: backupKey,
       Iops: 3000,
       Throughput: 125,
     });

@@ -1,7 +1,7 @@
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { IAMClient } from '@aws-sdk/client-iam';
-import { KMSClient } from '@aws-sdk/client-kms';
+import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { STSClient } from '@aws-sdk/client-sts';
 import { expect } from 'vitest';
 import { type RunningSandbox, startSandbox } from '../../src/sandbox.js';
@@ -95,3 +95,26 @@ export const trustAccount = (accountId: string, condition?: object) =>
 
 export const allow = (actions: string[], effect: 'Allow' | 'Deny' = 'Allow') =>
   JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: effect, Action: actions, Resource: '*' }] });
+
+/** A new customer managed key (and alias, if named) of one of the sandbox's accounts; its ARN. */
+export async function createKmsKey(
+  sb: RunningSandbox,
+  account = 0,
+  region = 'us-east-1',
+  alias?: string,
+): Promise<string> {
+  const a = sb.accounts[account]!;
+  const kms = new KMSClient({
+    endpoint: sb.endpoint,
+    region,
+    credentials: { accessKeyId: a.accessKeyId, secretAccessKey: a.secretAccessKey },
+    maxAttempts: 1,
+  });
+  try {
+    const k = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!;
+    if (alias) await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: k.KeyId }));
+    return k.Arn!;
+  } finally {
+    kms.destroy();
+  }
+}

@@ -1,4 +1,7 @@
+import { createHash, createHmac } from 'node:crypto';
+import { request } from 'node:http';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { expect } from 'vitest';
 import type { Account } from '../../src/core/model.js';
 import { type RunningSandbox, type SandboxOptions, startSandbox } from '../../src/index.js';
@@ -60,4 +63,75 @@ export function bytes(n: number, seed = 1): Buffer {
   }
   for (let i = n - (n % 4); i < n; i++) b[i] = i & 0xff;
   return b;
+}
+
+/** The sha256 constructor @smithy/signature-v4 wants, on node:crypto. */
+class Sha256 {
+  private readonly h;
+  constructor(secret?: string | Uint8Array) {
+    this.h = secret ? createHmac('sha256', secret) : createHash('sha256');
+  }
+  update(data: string | Uint8Array): void {
+    this.h.update(data);
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.h.digest());
+  }
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export interface RawRequest {
+  method: string;
+  path: string; // percent-encoded, without the query
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+  region?: string;
+  account?: Account;
+  /** x-amz-content-sha256 to sign (defaults to the body's hash). */
+  payloadHash?: string;
+}
+
+/** A hand-made SigV4 request, for what the SDK will not send (wrong hashes, signed aws-chunked bodies, no config). */
+export async function raw(sb: RunningSandbox, r: RawRequest): Promise<RawAnswer> {
+  const a = r.account ?? (sb.accounts[0] as Account);
+  const body = typeof r.body === 'string' ? Buffer.from(r.body) : (r.body ?? Buffer.alloc(0));
+  const signer = new SignatureV4({
+    service: 's3',
+    region: r.region ?? 'us-east-1',
+    credentials: { accessKeyId: a.accessKeyId, secretAccessKey: a.secretAccessKey },
+    sha256: Sha256,
+    uriEscapePath: false,
+    applyChecksum: false,
+  });
+  const headers: Record<string, string> = {
+    host: `127.0.0.1:${sb.port}`,
+    'x-amz-content-sha256': r.payloadHash ?? createHash('sha256').update(body).digest('hex'),
+    ...(body.length || r.method === 'PUT' ? { 'content-length': String(body.length) } : {}),
+    ...r.headers,
+  };
+  const signed = await signer.sign({ method: r.method, protocol: 'http:', hostname: '127.0.0.1', port: sb.port, path: r.path, query: r.query ?? {}, headers, body });
+  const qs = new URLSearchParams(r.query ?? {}).toString();
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port: sb.port, method: r.method, path: qs ? `${r.path}?${qs}` : r.path, headers: signed.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The <Code> of an S3 error document. */
+export function codeOf(a: RawAnswer): string | undefined {
+  return /<Code>([^<]*)<\/Code>/.exec(a.body)?.[1];
 }
