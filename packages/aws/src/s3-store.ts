@@ -12,7 +12,7 @@ import {
   type S3ClientConfig,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { type ObjectInfo, RepositoryError, type Store } from '@lifeboat/repository';
+import { isValidKey, type ObjectInfo, RepositoryError, type Store } from '@lifeboat/repository';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { parseS3Location, type S3Location } from './s3-location.js';
 
@@ -72,6 +72,7 @@ export class S3Store implements Store {
   }
 
   private key(key: string): string {
+    if (!isValidKey(key)) throw new RepositoryError('INVALID_ARGUMENT', `invalid object key "${key}"`);
     return `${this.where.prefix}${key}`;
   }
 
@@ -205,7 +206,7 @@ export class S3Store implements Store {
         page = await this.client.send(
           new ListObjectsV2Command({
             Bucket: this.where.bucket,
-            Prefix: this.key(prefix),
+            Prefix: `${this.where.prefix}${prefix}`,
             ContinuationToken: token,
           }),
         );

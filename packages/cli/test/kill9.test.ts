@@ -15,6 +15,7 @@ import {
   describeRun,
   type Expected,
   type ImageLayout,
+  removeCliPreload,
   runCli,
   type StoreTarget,
   storeFactories,
@@ -47,6 +48,7 @@ const I2 = changeLayout(I, Object.fromEntries(Array.from({ length: 8 }, (_, i) =
 const tmp = tempDir('lb-kill9-');
 const factories = storeFactories();
 afterAll(async () => {
+  removeCliPreload();
   tmp.cleanup();
   for (const f of factories) await f.dispose();
 });
@@ -56,6 +58,7 @@ for (const factory of factories) {
     const images: Record<string, { path: string; sha: string }> = {};
     let base: StoreTarget;
     let recoveryKey: string | undefined;
+    /** How long each command runs from its first checkpoint (the session, the lease) to its end. */
     let backupMs = 0;
     let pruneMs = 0;
     const env = (t: StoreTarget, cache: string) => ({
@@ -81,10 +84,17 @@ for (const factory of factories) {
       '--tag',
       `src=${name}`,
     ];
+    /** Runs uninterrupted; the time from its first checkpoint to its exit. */
     const timed = async (args: string[], e: Record<string, string | undefined>) => {
-      const t = performance.now();
-      const r = await ok(args, e);
-      return { r, ms: performance.now() - t };
+      let anchor = 0;
+      const r = await runCli(args, {
+        env: e,
+        onCheckpoint: () => {
+          anchor ||= performance.now();
+        },
+      });
+      if (r.code !== 0 || !anchor) throw new Error(describeRun(args, r));
+      return performance.now() - anchor;
     };
 
     beforeAll(async () => {
@@ -101,9 +111,9 @@ for (const factory of factories) {
       recoveryKey = (JSON.parse(init.stdout) as { recoveryKey?: string }).recoveryKey;
       // p0 = I, p1 = I2; p0 forgotten and planned away: a prune has a plan to complete, a backup data to reuse
       const p0 = JSON.parse((await ok(backupArgs('I'), env(base, cache))).stdout) as { id: string };
-      backupMs = (await timed(backupArgs('I2'), env(base, cache))).ms;
+      backupMs = await timed(backupArgs('I2'), env(base, cache));
       await ok(['forget', p0.id], env(base, cache));
-      pruneMs = (await timed(['prune'], env(base, cache))).ms;
+      pruneMs = await timed(['prune'], env(base, cache));
     }, 60_000);
 
     it(`${RUNS} runs: killed backups and prunes leave a repository that checks clean and restores`, async () => {
@@ -117,13 +127,21 @@ for (const factory of factories) {
         const e = env(target, cache);
         const procs: Array<Promise<CliResult & { what: string; delay: number }>> = [];
         const launch = (what: string, args: string[], typicalMs: number) => {
-          // somewhere in the run: from process start-up to its last writes
-          const delay = Math.round((0.15 + 0.85 * random()) * typicalMs);
+          // a random moment of the work: after its first checkpoint (the process has opened the repository and
+          // announced itself), within how long the work takes uninterrupted
+          const delay = Math.round(random() * typicalMs);
+          let kill = () => {};
+          let armed = false;
           procs.push(
             runCli(args, {
               env: e,
-              started: (_pid, kill) => {
-                setTimeout(kill, delay);
+              started: (_pid, k) => {
+                kill = k;
+              },
+              onCheckpoint: () => {
+                if (armed) return;
+                armed = true;
+                setTimeout(() => kill(), delay);
               },
             }).then((r) => ({ ...r, what, delay })),
           );
@@ -134,7 +152,9 @@ for (const factory of factories) {
         for (const r of results) {
           const died = r.signal === 'SIGKILL';
           killed += died ? 1 : 0;
-          outcomes.push(`run ${run}: ${r.what} ${died ? `killed after ${r.delay} ms` : `finished (exit ${r.code})`}`);
+          outcomes.push(
+            `run ${run}: ${r.what} ${died ? `killed ${r.delay} ms into its work` : `finished (exit ${r.code})`}`,
+          );
           // a process that was not killed finished normally
           if (!died) expect(r.code, describeRun([r.what], r)).toBe(0);
         }

@@ -29,4 +29,4 @@ export {
 export { activeSessions, BackupSession } from './sessions.js';
 export { type ConformanceCheck, storeConformance } from './store/conformance.js';
 export { LocalStore } from './store/local.js';
-export type { ObjectInfo, Store } from './store/store.js';
+export { isValidKey, type ObjectInfo, type Store } from './store/store.js';

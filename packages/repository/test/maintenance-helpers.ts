@@ -449,6 +449,12 @@ if (m || trace)
   return preload;
 }
 
+/** Removes the preloaded module's folder (call from afterAll). */
+export function removeCliPreload(): void {
+  if (preload) rmSync(join(preload, '..'), { recursive: true, force: true });
+  preload = undefined;
+}
+
 export interface CliOptions {
   /** Environment added to a clean one (PATH, HOME); undefined values are left out. */
   env?: Record<string, string | undefined>;
