@@ -44,7 +44,9 @@ const SANDBOX = `import { startSandbox } from ${JSON.stringify(DIST)};
   console.log(JSON.stringify({ endpoint: sb.endpoint, accounts: sb.accounts }));`;
 
 function startChild() {
-  child = spawn(process.execPath, ['--input-type=module', '-e', SANDBOX], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child = spawn(process.execPath, ['--input-type=module', '-e', SANDBOX], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -114,7 +116,9 @@ for (let r = 0; r < ROUNDS; r++) {
   );
   results.push(
     await measure(endpoint, 'get', async (i) => {
-      const got = await client.send(new GetObjectCommand({ Bucket: 'bench', Key: `o/${i}`, ChecksumMode: 'ENABLED' }));
+      const got = await client.send(
+        new GetObjectCommand({ Bucket: 'bench', Key: `o/${i}`, ChecksumMode: 'ENABLED' }),
+      );
       let n = 0;
       for await (const chunk of got.Body) n += chunk.length;
       if (n !== SIZE) throw new Error(`short read of o/${i}: ${n}`);
@@ -122,7 +126,9 @@ for (let r = 0; r < ROUNDS; r++) {
   );
 }
 const best = (label, key, pick) => pick(...results.filter((x) => x.label === label).map((x) => x[key]));
-console.log(`S3 through the SDK: ${OBJECTS} objects of 32 MiB, ${CONCURRENCY} in flight, best of ${ROUNDS} rounds`);
+console.log(
+  `S3 through the SDK: ${OBJECTS} objects of 32 MiB, ${CONCURRENCY} in flight, best of ${ROUNDS} rounds`,
+);
 for (const label of ['put', 'get']) {
   console.log(
     `${label.toUpperCase()}: ${best(label, 'mbps', Math.max).toFixed(0)} MB/s, sandbox CPU ${best(label, 'cpuPerGB', Math.min).toFixed(2)} s/GB`,

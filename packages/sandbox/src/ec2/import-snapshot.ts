@@ -182,7 +182,7 @@ async function copyBlocks(
 
 function finish(c: Call, t: ImportTask, sizeGiB: number): void {
   const cur = table(c.ctx).get(t.importTaskId);
-  if (!cur || cur.phase !== 'running') {
+  if (cur?.phase !== 'running') {
     c.ctx.blocks.deleteSnapshot(t.snapshotId);
     return;
   }

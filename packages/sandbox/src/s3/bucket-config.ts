@@ -1,9 +1,9 @@
 import { AwsError } from '../core/errors.js';
-import { type S3Call, type S3Handler, ownBucket } from './call.js';
+import { ownBucket, type S3Call, type S3Handler } from './call.js';
 import { accessDenied } from './errors.js';
-import type { BucketRecord, PublicAccessBlock } from './records.js';
 import { readSmallBody } from './receive.js';
-import { childText, childrenNamed, parseBody, sendEmpty, sendXml } from './xml.js';
+import type { BucketRecord, PublicAccessBlock } from './records.js';
+import { childrenNamed, childText, parseBody, sendEmpty, sendXml } from './xml.js';
 
 /** Lifecycle rules are stored as sent and answered back; S3 checks only that each rule is complete. */
 export const putBucketLifecycleConfiguration: S3Handler = async (c) => {

@@ -1,7 +1,7 @@
 import { AwsError } from '../core/errors.js';
-import { type S3Call, type S3Handler, header, iso, owner, ownBucket } from './call.js';
-import type { BucketRecord } from './records.js';
+import { header, iso, ownBucket, owner, type S3Call, type S3Handler } from './call.js';
 import { readSmallBody } from './receive.js';
+import type { BucketRecord } from './records.js';
 import { childText, parseBody, S3_NS, sendEmpty, sendXml } from './xml.js';
 
 const BLOCK_ALL = {

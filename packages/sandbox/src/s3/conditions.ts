@@ -1,4 +1,4 @@
-import { type S3Call, header } from './call.js';
+import { header, type S3Call } from './call.js';
 import { noSuchKey, notImplemented, preconditionFailed } from './errors.js';
 import type { VersionRecord } from './records.js';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { AwsError } from '../core/errors.js';
-import { type S3Call, type S3Handler, header, iso, ownBucket } from './call.js';
+import { header, iso, ownBucket, type S3Call, type S3Handler } from './call.js';
 import { type Algorithm, algorithmOf, hasher } from './checksums.js';
 import { readConditions, writeConditions } from './conditions.js';
 import { invalidArgument, invalidRequest } from './errors.js';
@@ -140,7 +140,8 @@ export const copyObject: S3Handler = async (c) => {
   const sums = v.checksum
     ? { [`Checksum${v.checksum.algorithm}`]: v.checksum.value, ChecksumType: 'FULL_OBJECT' }
     : {};
-  const srcVersion: Record<string, string> = src.v.versionId !== 'null' ? { 'x-amz-copy-source-version-id': src.v.versionId } : {};
+  const srcVersion: Record<string, string> =
+    src.v.versionId !== 'null' ? { 'x-amz-copy-source-version-id': src.v.versionId } : {};
   sendXml(
     c.res,
     'CopyObjectResult',

@@ -1,9 +1,9 @@
 import { AwsError } from '../core/errors.js';
-import { type S3Call, type S3Handler, iso, ownBucket } from './call.js';
+import { iso, ownBucket, type S3Call, type S3Handler } from './call.js';
 import { invalidRequest } from './errors.js';
 import { checkDeletable } from './lock.js';
-import type { BucketRecord, VersionRecord } from './records.js';
 import { hasIntegrityHeader, readSmallBody } from './receive.js';
+import type { BucketRecord, VersionRecord } from './records.js';
 import { newVersionId, removeVersion } from './versioning.js';
 import { childrenNamed, childText, malformedXml, parseBody, sendEmpty, sendXml } from './xml.js';
 

@@ -1,4 +1,4 @@
-import { type S3Call, type S3Handler, intParam, owner, ownBucket } from './call.js';
+import { intParam, ownBucket, owner, type S3Call, type S3Handler } from './call.js';
 import { invalidArgument } from './errors.js';
 import type { BucketRecord, VersionRecord } from './records.js';
 import { lowerBound } from './store.js';

@@ -1,8 +1,8 @@
 import { AwsError } from '../core/errors.js';
-import { type S3Call, type S3Handler, header, ownBucket } from './call.js';
+import { header, ownBucket, type S3Call, type S3Handler } from './call.js';
 import { accessDenied, invalidArgument, lockMissing } from './errors.js';
-import type { BucketRecord, LockMode, VersionRecord } from './records.js';
 import { hasIntegrityHeader, readSmallBody } from './receive.js';
+import type { BucketRecord, LockMode, VersionRecord } from './records.js';
 import { selectVersion, versionHeaders } from './versioning.js';
 import { child, childText, malformedXml, parseBody, sendEmpty, sendXml } from './xml.js';
 

@@ -1,7 +1,7 @@
 import { AwsError } from '../core/errors.js';
-import { type S3Call, header, httpDate } from './call.js';
-import type { BucketRecord, Checksum, VersionRecord } from './records.js';
+import { header, httpDate, type S3Call } from './call.js';
 import { lockHeaders } from './lock.js';
+import type { BucketRecord, Checksum, VersionRecord } from './records.js';
 import { versionHeaders } from './versioning.js';
 
 const STORAGE_CLASSES = [

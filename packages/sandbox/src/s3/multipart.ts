@@ -1,14 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AwsError } from '../core/errors.js';
-import { type S3Call, type S3Handler, header, intParam, iso, owner, ownBucket } from './call.js';
+import { header, intParam, iso, ownBucket, owner, type S3Call, type S3Handler } from './call.js';
 import { type Algorithm, algorithmOf, compositeChecksum } from './checksums.js';
 import { writeConditions } from './conditions.js';
 import { invalidArgument, invalidRequest, noSuchUpload, notImplemented } from './errors.js';
 import { lockForNewObject } from './lock.js';
 import { checkKey, checksumHeaders, metaFromHeaders } from './meta.js';
 import { stillThere } from './objects.js';
-import type { PartRecord, UploadRecord, VersionRecord } from './records.js';
 import { readSmallBody, receiveToFile } from './receive.js';
+import type { PartRecord, UploadRecord, VersionRecord } from './records.js';
 import { addVersion, versionHeaders } from './versioning.js';
 import { childrenNamed, childText, malformedXml, parseBody, sendEmpty, sendXml } from './xml.js';
 

@@ -1,11 +1,11 @@
 import { AwsError } from '../core/errors.js';
-import { type S3Call, type S3Handler, header, intParam, iso, ownBucket } from './call.js';
+import { header, intParam, iso, ownBucket, type S3Call, type S3Handler } from './call.js';
 import { readConditions, writeConditions } from './conditions.js';
 import { invalidArgument, noSuchBucket } from './errors.js';
 import { lockForNewObject } from './lock.js';
 import { ARCHIVED, checkKey, checksumHeaders, metaFromHeaders, objectHeaders, overrides } from './meta.js';
-import type { BucketRecord, VersionRecord } from './records.js';
 import { receiveToFile } from './receive.js';
+import type { BucketRecord, VersionRecord } from './records.js';
 import { addVersion, selectVersion, versionHeaders } from './versioning.js';
 import { sendEmpty } from './xml.js';
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { AwsError } from '../core/errors.js';
-import { type S3Call, type S3Handler, ownBucket } from './call.js';
+import { ownBucket, type S3Call, type S3Handler } from './call.js';
 import { invalidArgument, noSuchKey, noSuchVersion, S3Error } from './errors.js';
-import type { BucketRecord, ObjectRecord, VersionRecord } from './records.js';
 import { readSmallBody } from './receive.js';
+import type { BucketRecord, ObjectRecord, VersionRecord } from './records.js';
 import { childText, malformedXml, parseBody, sendEmpty, sendXml } from './xml.js';
 
 /** AWS's version ids are 32 URL-safe characters; "null" names the version written while versioning was off. */

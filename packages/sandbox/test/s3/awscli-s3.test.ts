@@ -8,8 +8,12 @@ import type { RunningSandbox } from '../../src/index.js';
 import { bytes, sandbox } from './helpers.js';
 
 /** Debian's AWS CLI v2 (/usr/bin/aws): the first `aws` on PATH may be another one. */
-const aws = existsSync('/usr/bin/aws') && spawnSync('/usr/bin/aws', ['--version'], { timeout: 30_000 }).status === 0 ? '/usr/bin/aws' : undefined;
-if (!aws) console.warn('AWS CLI S3 smoke test skipped: /usr/bin/aws missing (install the Debian package awscli)');
+const aws =
+  existsSync('/usr/bin/aws') && spawnSync('/usr/bin/aws', ['--version'], { timeout: 30_000 }).status === 0
+    ? '/usr/bin/aws'
+    : undefined;
+if (!aws)
+  console.warn('AWS CLI S3 smoke test skipped: /usr/bin/aws missing (install the Debian package awscli)');
 
 let sb: RunningSandbox;
 let dir: string;
@@ -28,8 +32,12 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
     AWS_EC2_METADATA_DISABLED: 'true',
   };
   return new Promise((resolve) => {
-    execFile(aws!, ['--endpoint-url', sb.endpoint, '--output', 'json', ...args], { env, timeout: 120_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      aws!,
+      ['--endpoint-url', sb.endpoint, '--output', 'json', ...args],
+      { env, timeout: 120_000 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }

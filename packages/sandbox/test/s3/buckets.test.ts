@@ -53,7 +53,9 @@ describe('S3 buckets', () => {
     expect(loc.LocationConstraint).toBeUndefined();
     await c.send(new PutObjectCommand({ Bucket: 'b-life', Key: 'x', Body: 'x' }));
     await expectFailure(c.send(new DeleteBucketCommand({ Bucket: 'b-life' })), 'BucketNotEmpty', 409);
-    await c.send(new (await import('@aws-sdk/client-s3')).DeleteObjectCommand({ Bucket: 'b-life', Key: 'x' }));
+    await c.send(
+      new (await import('@aws-sdk/client-s3')).DeleteObjectCommand({ Bucket: 'b-life', Key: 'x' }),
+    );
     await c.send(new DeleteBucketCommand({ Bucket: 'b-life' }));
     await expectFailure(c.send(new HeadBucketCommand({ Bucket: 'b-life' })), 'NotFound', 404);
     const missing = await failure(c.send(new ListObjectsV2Command({ Bucket: 'b-life' })));
@@ -65,12 +67,26 @@ describe('S3 buckets', () => {
     const c = s3(sb);
     const other = s3(sb, sb.accounts[1]);
     await c.send(new CreateBucketCommand({ Bucket: 'b-global' }));
-    await expectFailure(other.send(new CreateBucketCommand({ Bucket: 'b-global' })), 'BucketAlreadyExists', 409);
+    await expectFailure(
+      other.send(new CreateBucketCommand({ Bucket: 'b-global' })),
+      'BucketAlreadyExists',
+      409,
+    );
     await c.send(new CreateBucketCommand({ Bucket: 'b-global' })); // us-east-1's legacy 200
     const eu = s3(sb, sb.accounts[0], { region: 'eu-west-1' });
-    await eu.send(new CreateBucketCommand({ Bucket: 'b-eu', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
+    await eu.send(
+      new CreateBucketCommand({
+        Bucket: 'b-eu',
+        CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' },
+      }),
+    );
     await expectFailure(
-      eu.send(new CreateBucketCommand({ Bucket: 'b-eu', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } })),
+      eu.send(
+        new CreateBucketCommand({
+          Bucket: 'b-eu',
+          CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' },
+        }),
+      ),
       'BucketAlreadyOwnedByYou',
       409,
     );
@@ -85,16 +101,31 @@ describe('S3 buckets', () => {
     const noloc = await raw(sb, { method: 'PUT', path: '/b-noloc', region: 'eu-west-1' });
     expect([noloc.status, codeOf(noloc)]).toEqual([400, 'IllegalLocationConstraintException']);
     await expectFailure(
-      us.send(new CreateBucketCommand({ Bucket: 'b-mismatch', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } })),
+      us.send(
+        new CreateBucketCommand({
+          Bucket: 'b-mismatch',
+          CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' },
+        }),
+      ),
       'IllegalLocationConstraintException',
       400,
     );
     await expectFailure(
-      us.send(new CreateBucketCommand({ Bucket: 'b-useast', CreateBucketConfiguration: { LocationConstraint: 'us-east-1' as never } })),
+      us.send(
+        new CreateBucketCommand({
+          Bucket: 'b-useast',
+          CreateBucketConfiguration: { LocationConstraint: 'us-east-1' as never },
+        }),
+      ),
       'InvalidLocationConstraint',
       400,
     );
-    await eu.send(new CreateBucketCommand({ Bucket: 'b-region', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
+    await eu.send(
+      new CreateBucketCommand({
+        Bucket: 'b-region',
+        CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' },
+      }),
+    );
     const loc = await us.send(new GetBucketLocationCommand({ Bucket: 'b-region' }));
     expect(loc.LocationConstraint).toBe('eu-west-1');
     const wrong = await failure(us.send(new ListObjectsV2Command({ Bucket: 'b-region' })));

@@ -29,11 +29,16 @@ export function s3(
 }
 
 /** The error a promise rejects with: its AWS code (name), HTTP status and the raw fields the SDK parsed. */
-export async function failure(p: Promise<unknown>): Promise<{ name: string; status?: number; message: string; raw: Record<string, unknown> }> {
+export async function failure(
+  p: Promise<unknown>,
+): Promise<{ name: string; status?: number; message: string; raw: Record<string, unknown> }> {
   try {
     await p;
   } catch (e) {
-    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } } & Record<string, unknown>;
+    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } } & Record<
+      string,
+      unknown
+    >;
     return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message, raw: err };
   }
   throw new Error('expected the call to fail');
@@ -115,15 +120,36 @@ export async function raw(sb: RunningSandbox, r: RawRequest): Promise<RawAnswer>
     ...(body.length || r.method === 'PUT' ? { 'content-length': String(body.length) } : {}),
     ...r.headers,
   };
-  const signed = await signer.sign({ method: r.method, protocol: 'http:', hostname: '127.0.0.1', port: sb.port, path: r.path, query: r.query ?? {}, headers, body });
+  const signed = await signer.sign({
+    method: r.method,
+    protocol: 'http:',
+    hostname: '127.0.0.1',
+    port: sb.port,
+    path: r.path,
+    query: r.query ?? {},
+    headers,
+    body,
+  });
   const qs = new URLSearchParams(r.query ?? {}).toString();
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: sb.port, method: r.method, path: qs ? `${r.path}?${qs}` : r.path, headers: signed.headers },
+      {
+        host: '127.0.0.1',
+        port: sb.port,
+        method: r.method,
+        path: qs ? `${r.path}?${qs}` : r.path,
+        headers: signed.headers,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
       },
     );
     req.on('error', reject);

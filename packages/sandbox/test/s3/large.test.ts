@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/index.js';
 import { bytes, s3, sandbox } from './helpers.js';
@@ -41,12 +46,25 @@ describe('S3 large objects', () => {
       }
     }
     const before = process.memoryUsage.rss();
-    const up = await peakRss(() => c.send(new PutObjectCommand({ Bucket: 'large', Key: 'disk.img', Body: Readable.from(source()), ContentLength: SIZE })));
+    const up = await peakRss(() =>
+      c.send(
+        new PutObjectCommand({
+          Bucket: 'large',
+          Key: 'disk.img',
+          Body: Readable.from(source()),
+          ContentLength: SIZE,
+        }),
+      ),
+    );
     const md5 = sent.digest('hex');
     expect(up.result.ETag).toBe(`"${md5}"`);
-    expect((await c.send(new HeadObjectCommand({ Bucket: 'large', Key: 'disk.img' }))).ContentLength).toBe(SIZE);
+    expect((await c.send(new HeadObjectCommand({ Bucket: 'large', Key: 'disk.img' }))).ContentLength).toBe(
+      SIZE,
+    );
     const down = await peakRss(async () => {
-      const got = await c.send(new GetObjectCommand({ Bucket: 'large', Key: 'disk.img', ChecksumMode: 'ENABLED' }));
+      const got = await c.send(
+        new GetObjectCommand({ Bucket: 'large', Key: 'disk.img', ChecksumMode: 'ENABLED' }),
+      );
       const h = createHash('md5');
       let n = 0;
       for await (const chunk of got.Body as AsyncIterable<Buffer>) {

@@ -1,5 +1,6 @@
 import {
   CreateBucketCommand,
+  DeleteBucketLifecycleCommand,
   DeleteBucketPolicyCommand,
   DeletePublicAccessBlockCommand,
   GetBucketLifecycleConfigurationCommand,
@@ -11,7 +12,6 @@ import {
   PutBucketLifecycleConfigurationCommand,
   PutBucketPolicyCommand,
   PutObjectCommand,
-  DeleteBucketLifecycleCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/index.js';
@@ -46,7 +46,9 @@ describe('S3 listings', () => {
     const seen: string[] = [];
     let token: string | undefined;
     do {
-      const page = await c.send(new ListObjectsV2Command({ Bucket: B, MaxKeys: 2, ContinuationToken: token }));
+      const page = await c.send(
+        new ListObjectsV2Command({ Bucket: B, MaxKeys: 2, ContinuationToken: token }),
+      );
       seen.push(...(page.Contents ?? []).map((o) => o.Key as string));
       token = page.NextContinuationToken;
       expect(page.IsTruncated).toBe(token !== undefined);
@@ -57,8 +59,13 @@ describe('S3 listings', () => {
     const folded: string[] = [];
     token = undefined;
     do {
-      const page = await c.send(new ListObjectsV2Command({ Bucket: B, MaxKeys: 1, Delimiter: '/', ContinuationToken: token }));
-      folded.push(...(page.Contents ?? []).map((o) => o.Key as string), ...(page.CommonPrefixes ?? []).map((p) => p.Prefix as string));
+      const page = await c.send(
+        new ListObjectsV2Command({ Bucket: B, MaxKeys: 1, Delimiter: '/', ContinuationToken: token }),
+      );
+      folded.push(
+        ...(page.Contents ?? []).map((o) => o.Key as string),
+        ...(page.CommonPrefixes ?? []).map((p) => p.Prefix as string),
+      );
       token = page.NextContinuationToken;
     } while (token);
     expect(folded).toEqual(['a.txt', 'dir/', 'dir2/', 'z']);
@@ -74,36 +81,81 @@ describe('S3 listings', () => {
 describe('S3 bucket configuration', () => {
   it('stores and reports lifecycle rules', async () => {
     const c = s3(sb);
-    await expectFailure(c.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B })), 'NoSuchLifecycleConfiguration', 404);
+    await expectFailure(
+      c.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B })),
+      'NoSuchLifecycleConfiguration',
+      404,
+    );
     const rules = [
-      { ID: 'to-glacier', Status: 'Enabled' as const, Filter: { Prefix: 'dir/' }, Transitions: [{ Days: 30, StorageClass: 'GLACIER' as const }] },
+      {
+        ID: 'to-glacier',
+        Status: 'Enabled' as const,
+        Filter: { Prefix: 'dir/' },
+        Transitions: [{ Days: 30, StorageClass: 'GLACIER' as const }],
+      },
       { ID: 'expire', Status: 'Disabled' as const, Filter: {}, Expiration: { Days: 365 } },
     ];
-    await c.send(new PutBucketLifecycleConfigurationCommand({ Bucket: B, LifecycleConfiguration: { Rules: rules } }));
+    await c.send(
+      new PutBucketLifecycleConfigurationCommand({ Bucket: B, LifecycleConfiguration: { Rules: rules } }),
+    );
     const got = await c.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B }));
-    expect(got.Rules?.map((r) => [r.ID, r.Status, r.Transitions?.[0]?.StorageClass, r.Expiration?.Days])).toEqual([
+    expect(
+      got.Rules?.map((r) => [r.ID, r.Status, r.Transitions?.[0]?.StorageClass, r.Expiration?.Days]),
+    ).toEqual([
       ['to-glacier', 'Enabled', 'GLACIER', undefined],
       ['expire', 'Disabled', undefined, 365],
     ]);
     await c.send(new DeleteBucketLifecycleCommand({ Bucket: B }));
-    await expectFailure(c.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B })), 'NoSuchLifecycleConfiguration', 404);
+    await expectFailure(
+      c.send(new GetBucketLifecycleConfigurationCommand({ Bucket: B })),
+      'NoSuchLifecycleConfiguration',
+      404,
+    );
   });
 
   it('blocks public policies by default and reports policy status', async () => {
     const c = s3(sb);
     const pab = await c.send(new GetPublicAccessBlockCommand({ Bucket: B }));
-    expect(pab.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
+    expect(pab.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      IgnorePublicAcls: true,
+      BlockPublicPolicy: true,
+      RestrictPublicBuckets: true,
+    });
     const statement = (principal: unknown) =>
-      JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: principal, Action: 's3:GetObject', Resource: `arn:aws:s3:::${B}/*` }] });
-    await expectFailure(c.send(new PutBucketPolicyCommand({ Bucket: B, Policy: statement('*') })), 'AccessDenied', 403);
-    await c.send(new PutBucketPolicyCommand({ Bucket: B, Policy: statement({ AWS: 'arn:aws:iam::222222222222:root' }) }));
-    expect((await c.send(new GetBucketPolicyStatusCommand({ Bucket: B }))).PolicyStatus?.IsPublic).toBe(false);
-    expect(JSON.parse((await c.send(new GetBucketPolicyCommand({ Bucket: B }))).Policy ?? '{}').Statement).toHaveLength(1);
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: principal, Action: 's3:GetObject', Resource: `arn:aws:s3:::${B}/*` },
+        ],
+      });
+    await expectFailure(
+      c.send(new PutBucketPolicyCommand({ Bucket: B, Policy: statement('*') })),
+      'AccessDenied',
+      403,
+    );
+    await c.send(
+      new PutBucketPolicyCommand({ Bucket: B, Policy: statement({ AWS: 'arn:aws:iam::222222222222:root' }) }),
+    );
+    expect((await c.send(new GetBucketPolicyStatusCommand({ Bucket: B }))).PolicyStatus?.IsPublic).toBe(
+      false,
+    );
+    expect(
+      JSON.parse((await c.send(new GetBucketPolicyCommand({ Bucket: B }))).Policy ?? '{}').Statement,
+    ).toHaveLength(1);
     await c.send(new DeletePublicAccessBlockCommand({ Bucket: B }));
-    await expectFailure(c.send(new GetPublicAccessBlockCommand({ Bucket: B })), 'NoSuchPublicAccessBlockConfiguration', 404);
+    await expectFailure(
+      c.send(new GetPublicAccessBlockCommand({ Bucket: B })),
+      'NoSuchPublicAccessBlockConfiguration',
+      404,
+    );
     await c.send(new PutBucketPolicyCommand({ Bucket: B, Policy: statement('*') }));
     expect((await c.send(new GetBucketPolicyStatusCommand({ Bucket: B }))).PolicyStatus?.IsPublic).toBe(true);
-    await expectFailure(c.send(new PutBucketPolicyCommand({ Bucket: B, Policy: 'not json' })), 'MalformedPolicy', 400);
+    await expectFailure(
+      c.send(new PutBucketPolicyCommand({ Bucket: B, Policy: 'not json' })),
+      'MalformedPolicy',
+      400,
+    );
     await c.send(new DeleteBucketPolicyCommand({ Bucket: B }));
     await expectFailure(c.send(new GetBucketPolicyCommand({ Bucket: B })), 'NoSuchBucketPolicy', 404);
   });

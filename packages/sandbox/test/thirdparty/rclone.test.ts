@@ -45,10 +45,23 @@ describe.skipIf(!rclone)('rclone against the sandbox S3', () => {
   it('copies, checks and syncs a tree', { timeout: 180_000 }, async () => {
     const src = join(dir, 'src');
     const big = Buffer.alloc(7 * 1024 * 1024 + 3, 7); // over rclone's multipart cutoff with --s3-upload-cutoff 5M
-    tree(src, { 'a.txt': 'alpha', 'sub/b.txt': 'beta', 'sub/deeper/c.bin': Buffer.from([0, 1, 2, 255]), 'big.bin': big });
+    tree(src, {
+      'a.txt': 'alpha',
+      'sub/b.txt': 'beta',
+      'sub/deeper/c.bin': Buffer.from([0, 1, 2, 255]),
+      'big.bin': big,
+    });
     const mk = await rc(['mkdir', 'sb:rclone-bucket']);
     expect(mk.code, mk.stderr).toBe(0);
-    const copy = await rc(['copy', '--s3-upload-cutoff', '5M', '--s3-chunk-size', '5M', src, 'sb:rclone-bucket/tree']);
+    const copy = await rc([
+      'copy',
+      '--s3-upload-cutoff',
+      '5M',
+      '--s3-chunk-size',
+      '5M',
+      src,
+      'sb:rclone-bucket/tree',
+    ]);
     expect(copy.code, copy.stderr).toBe(0);
     const check = await rc(['check', src, 'sb:rclone-bucket/tree']);
     expect(check.code, check.stderr).toBe(0);
@@ -60,7 +73,12 @@ describe.skipIf(!rclone)('rclone against the sandbox S3', () => {
     expect(sync.code, sync.stderr).toBe(0);
     expect((await rc(['check', src, 'sb:rclone-bucket/tree'])).code).toBe(0);
     const listed = await rc(['lsf', '-R', '--files-only', 'sb:rclone-bucket/tree']);
-    expect(listed.stdout.trim().split('\n').sort()).toEqual(['a.txt', 'big.bin', 'new.txt', 'sub/deeper/c.bin']);
+    expect(listed.stdout.trim().split('\n').sort()).toEqual([
+      'a.txt',
+      'big.bin',
+      'new.txt',
+      'sub/deeper/c.bin',
+    ]);
     const back = join(dir, 'back');
     expect((await rc(['copy', 'sb:rclone-bucket/tree', back])).code).toBe(0);
     expect(readFileSync(join(back, 'a.txt'), 'utf8')).toBe('alpha, changed');
