@@ -23,7 +23,6 @@ import {
   type ImageLayout,
   listKeys,
   runCli,
-  type StoreFactory,
   type StoreTarget,
   storeFactories,
   verifyRepository,
@@ -272,8 +271,9 @@ for (const factory of factories) {
             }
             const broken = await ok(['--json', 'repo', 'unlock', '--break'], env);
             // the dead process's lease (two objects of one holder when it died inside a renewal)
-            const removed = (JSON.parse(broken.stdout) as { removed: Array<{ holder: string; owner: string }> })
-              .removed;
+            const removed = (
+              JSON.parse(broken.stdout) as { removed: Array<{ holder: string; owner: string }> }
+            ).removed;
             expect(removed.length).toBeGreaterThanOrEqual(1);
             expect(new Set(removed.map((l) => l.holder)).size).toBe(1);
             expect(removed[0]!.owner).toContain(`pid ${crashed.pid}`);
@@ -285,7 +285,9 @@ for (const factory of factories) {
           if (c.after === 'passwd') {
             // both the old and the new password open the repository; the old slot was not removed yet
             await ok(['repo', 'check'], { ...env, LIFEBOAT_PASSWORD: NEW_PASSWORD });
-            const slots = JSON.parse((await ok(['--json', 'repo', 'passwd', '--list'], env)).stdout) as Array<{
+            const slots = JSON.parse(
+              (await ok(['--json', 'repo', 'passwd', '--list'], env)).stdout,
+            ) as Array<{
               kind: string;
             }>;
             expect(slots.filter((s) => s.kind === 'password')).toHaveLength(2);
@@ -317,12 +319,18 @@ for (const factory of factories) {
 
           // ---- a next backup: of the same image as the crashed one (or of A for the maintenance cases) ----
           const nextArgs =
-            c.after === 'incremental' ? backupArgs('A2', prepared.points.p1) : backupArgs(c.after === 'forget' || c.after === 'prune' || c.after === 'completion' ? 'A2' : 'A');
+            c.after === 'incremental'
+              ? backupArgs('A2', prepared.points.p1)
+              : backupArgs(
+                  c.after === 'forget' || c.after === 'prune' || c.after === 'completion' ? 'A2' : 'A',
+                );
           const next = await ok(nextArgs, env);
           const uploaded = newBytes(next);
           if (storedPacks.length > 0 && (c.after === 'backup' || c.after === 'incremental')) {
             // the crashed run had stored packs: the next backup reuses them
-            expect(uploaded, `the next backup stored ${uploaded} bytes, a fresh one ${fresh}`).toBeLessThan(fresh);
+            expect(uploaded, `the next backup stored ${uploaded} bytes, a fresh one ${fresh}`).toBeLessThan(
+              fresh,
+            );
           }
           if (c.after === 'forget' || c.after === 'prune' || c.after === 'completion' || c.after === 'passwd')
             expect(uploaded).toBe(0); // everything is still there

@@ -142,7 +142,10 @@ class World {
   }
 
   verify(readData = false): Promise<void> {
-    return verifyRepository(this.repo, this.expected, join(this.dir, 'restored'), { readData, restore: 'reader' });
+    return verifyRepository(this.repo, this.expected, join(this.dir, 'restored'), {
+      readData,
+      restore: 'reader',
+    });
   }
 
   /**
@@ -289,7 +292,9 @@ for (const factory of factories) {
           const r3 = await w.prune(); // PL1 waits for B, which started before it
           expect(r3.completed).toEqual([]);
           expect(r3.waiting.map((x) => x.plan)).toContain(r2.planned!.plan);
-          expect(r3.waiting[0]!.reason).toMatch(/backup session .* started before the plan and is still running/);
+          expect(r3.waiting[0]!.reason).toMatch(
+            /backup session .* started before the plan and is still running/,
+          );
           pause.release();
           const mb = await b;
           // B stored again what only PL0's packs held: x-0, x-1 and its leaf at least

@@ -184,7 +184,9 @@ for (const factory of factories) {
       const la = await MaintenanceLease.acquire(a, { owner: 'fast A' });
       slow.resolve();
       const rb = await Promise.allSettled([pb]);
-      const holders = [la.current?.owner, rb[0]!.status === 'fulfilled' ? 'slow B' : undefined].filter(Boolean);
+      const holders = [la.current?.owner, rb[0]!.status === 'fulfilled' ? 'slow B' : undefined].filter(
+        Boolean,
+      );
       // Exactly one process may believe it holds the lease.
       expect(holders).toHaveLength(1);
       await la.release().catch(() => {});

@@ -185,8 +185,13 @@ export interface Pause {
  */
 export class CheckpointControl {
   readonly seen: string[] = [];
-  private pauses: Array<{ name: string; remaining: number; pause: Pause; resolve(): void; gate: Promise<void> }> =
-    [];
+  private pauses: Array<{
+    name: string;
+    remaining: number;
+    pause: Pause;
+    resolve(): void;
+    gate: Promise<void>;
+  }> = [];
   /** Called at every checkpoint before pausing (e.g. to run another operation synchronously with it). */
   onCheckpoint: ((name: string) => void | Promise<void>) | undefined;
 
@@ -483,7 +488,10 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
   if (options.onCheckpoint) env.LB_TEST_TRACE = '1';
   if (env.LB_TEST_CRASH_AT || env.LB_TEST_TRACE) node.push('--import', pathToFileURL(crashPreload()).href);
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [...node, CLI_BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...node, CLI_BIN, ...args], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -493,7 +501,8 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
       if (!options.onCheckpoint) return;
       const lines = (partial + b.toString('utf8')).split('\n');
       partial = lines.pop()!;
-      for (const l of lines) if (l.startsWith(TRACE_PREFIX)) options.onCheckpoint(l.slice(TRACE_PREFIX.length));
+      for (const l of lines)
+        if (l.startsWith(TRACE_PREFIX)) options.onCheckpoint(l.slice(TRACE_PREFIX.length));
     });
     child.on('error', fail);
     child.on('close', (code, signal) =>

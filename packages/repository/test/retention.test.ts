@@ -62,9 +62,13 @@ describe('retention rules (restic semantics, UTC)', () => {
   });
 
   it('hourly N keeps the newest point of each of the N newest hours that have points (empty hours do not count)', () => {
-    const pts = ['2025-03-01T10:05', '2025-03-01T10:50', '2025-03-01T11:10', '2025-03-01T13:00', '2025-03-01T13:30'].map(
-      at,
-    );
+    const pts = [
+      '2025-03-01T10:05',
+      '2025-03-01T10:50',
+      '2025-03-01T11:10',
+      '2025-03-01T13:00',
+      '2025-03-01T13:30',
+    ].map(at);
     expect(kept(pts, { hourly: 2 })).toEqual(['2025-03-01T13:30', '2025-03-01T11:10']);
     expect(kept(pts, { hourly: 3 })).toEqual(['2025-03-01T13:30', '2025-03-01T11:10', '2025-03-01T10:50']);
   });
