@@ -75,6 +75,7 @@ describe('KMS key slots', () => {
     expectOneLineError(r.stderr);
   });
 
+  it('a disabled key is refused with a clear error; the recovery key still opens when every other slot is lost', async () => {
     const slots = JSON.parse((await run(['--json', 'repo', 'passwd', '--list'])).stdout) as Array<{
       id: string;
       kind: string;

@@ -251,6 +251,20 @@ for (const factory of factories) {
       await next.release();
       expect(await breakLeases(b)).toEqual([]);
     });
+    it('a holder whose lease was broken does not end the next holder’s lease when it releases', async () => {
+      // The operator broke the lease of a process that was only stalled, not gone. When that process wakes and
+      // releases, it must not write a "released" record over the new holder's lease.
+      const { a, b } = await twoProcesses(factory);
+      const stalled = await MaintenanceLease.acquire(a, { owner: 'stalled@host pid 1' });
+      await stalled.renew();
+      await stalled.renew(); // its sequence is ahead of what a new holder starts at after a break
+      await breakLeases(b);
+      const next = await MaintenanceLease.acquire(b, { owner: 'operator@host pid 2' });
+      await stalled.release().catch(() => {});
+      expect((await activeLeases(b)).map((l) => l.owner)).toEqual(['operator@host pid 2']);
+      expect((await leaseError(MaintenanceLease.acquire(a, { owner: 'third' }))).code).toBe('LEASE_HELD');
+      await next.release();
+    });
   });
 
   describe(`backup session markers (${factory.name})`, () => {
