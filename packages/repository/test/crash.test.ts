@@ -22,6 +22,7 @@ import {
   type Expected,
   type ImageLayout,
   listKeys,
+  removeCliPreload,
   runCli,
   type StoreTarget,
   storeFactories,
@@ -32,6 +33,7 @@ import {
 const tmp = tempDir('lb-crash-');
 const factories = storeFactories();
 afterAll(async () => {
+  removeCliPreload();
   tmp.cleanup();
   for (const f of factories) await f.dispose();
 });
