@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backupImage } from '../src/backup.js';
 import { forget } from '../src/forget.js';
-import { PLANS_PREFIX } from '../src/format.js';
+import { PLANS_PREFIX, SESSIONS_PREFIX } from '../src/format.js';
 import type { Manifest } from '../src/manifest.js';
 import { type PlanRecord, type PruneReport, prune } from '../src/prune.js';
 import type { Repository } from '../src/repository.js';
@@ -23,6 +23,7 @@ import {
   type Expected,
   type ImageLayout,
   initRepo,
+  listKeys,
   openAgain,
   type StoreFactory,
   type StoreTarget,
@@ -440,6 +441,52 @@ for (const factory of factories) {
         pause2.release();
         await b2;
         await w.verify();
+      }));
+
+    it('two backups of the same new data at once, with a plan made and completed around them', () =>
+      run(async () => {
+        const w = await bases.two();
+        const Z: ImageLayout = { blocks: ['z-0', 'z-1', null, 'text:z'] };
+        const pause1 = ctl.pauseAt('backup:disk-done');
+        const b1 = w.backup('z', Z);
+        await untilPaused(pause1, b1, 'first backup');
+        const pause2 = ctl.pauseAt('backup:disk-done');
+        const b2 = w.backup('z', Z, { resource: 'z2' });
+        await untilPaused(pause2, b2, 'second backup');
+        await w.forget(w.named.get('p0')!);
+        const r1 = await w.prune();
+        expect(r1.planned).toBeDefined();
+        pause1.release();
+        const m1 = await b1;
+        w.clock.advance(GRACE + MARGIN);
+        expect((await w.prune()).waiting.map((x) => x.plan)).toContain(r1.planned!.plan); // b2 still runs
+        pause2.release();
+        const m2 = await b2;
+        // neither saw the other's blobs (not indexed yet when each decided): both stored them
+        expect(m1.disks[0]!.stats.newChunks).toBe(3);
+        expect(m2.disks[0]!.stats.newChunks).toBe(3);
+        const r2 = await w.prune();
+        expect(r2.completed.map((x) => x.plan)).toContain(r1.planned!.plan);
+        await w.settle();
+      }));
+
+    it('an incremental backup whose parent was just forgotten fails cleanly and leaves nothing behind', () =>
+      run(async () => {
+        const w = await bases.three();
+        const p1 = w.named.get('p1')!;
+        // forget has deleted p1's manifest and still holds the lease
+        const pause = ctl.pauseAt('forget:manifest-deleted');
+        const f = forget(w.repo, { ids: [p1.id] });
+        await untilPaused(pause, f, 'forget');
+        w.expected.delete(p1.id);
+        const Y2 = changeLayout(Y.layout, { 2: 'y2-2' });
+        await expect(w.backup('y2', Y2.layout, { parent: p1, changed: Y2.changed })).rejects.toMatchObject({
+          code: 'NOT_FOUND',
+        });
+        expect((await listKeys(w.repo.store, SESSIONS_PREFIX)).size).toBe(0); // the failed backup withdrew
+        pause.release();
+        await f;
+        await w.settle();
       }));
 
     it('a killed backup’s session holds plans back until it expires, then stops counting', () =>
