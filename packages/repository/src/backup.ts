@@ -5,6 +5,7 @@ import { checkAborted, RepositoryError } from './errors.js';
 import { CHUNK_SIZE, LEAF_BLOCKS, POINT_ID_PATTERN, pointKey } from './format.js';
 import { type DiskRecord, encodeManifest, type Manifest, type ResourceRef } from './manifest.js';
 import type { Progress } from './progress.js';
+import { indexOrphanPacks } from './recover.js';
 import type { Repository } from './repository.js';
 import { BackupSession, doomedPacks } from './sessions.js';
 import { TreeBuilder } from './tree/builder.js';
@@ -63,6 +64,7 @@ export async function backupImage(repo: Repository, options: BackupOptions): Pro
     const parent = options.parent ? await repo.readPoint(options.parent) : undefined;
     writer = new BlobWriter(repo, await doomedPacks(repo));
     await repo.loadIndex();
+    await indexOrphanPacks(repo, session.id);
     pool = new WorkerPool({ secret: repo.key.secret, repositoryId: repo.id }, options.workers);
     const disks: DiskRecord[] = [];
     for (const disk of options.disks) {

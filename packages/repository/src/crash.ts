@@ -11,8 +11,9 @@ let hook: ((name: string) => void | Promise<void>) | undefined;
 
 export function armCrashPoint(spec: string | undefined): void {
   if (!spec) return;
-  const [name, n] = spec.split(':');
-  target = { name: name!, remaining: n ? Number(n) : 1 };
+  // Checkpoint names contain colons themselves (backup:after-index): the count is an optional last ":<digits>".
+  const m = /^(.*?)(?::(\d+))?$/.exec(spec)!;
+  target = { name: m[1]!, remaining: m[2] ? Number(m[2]) : 1 };
 }
 
 export function setCheckpointHook(fn: ((name: string) => void | Promise<void>) | undefined): void {

@@ -110,6 +110,10 @@ export class MaintenanceLease {
     const r = this.record;
     this.record = undefined;
     if (!r) return;
+    // Only the holder of the current record may end it: after a break, or after our lease lapsed, another
+    // process may hold the lease now.
+    const top = await latest(this.repo);
+    if (!top || top.holder !== this.holder || top.seq !== r.seq) return;
     // A released record (not a deletion) keeps the sequence going up for whoever comes next.
     const done = { ...r, seq: r.seq + 1, expiresAt: this.repo.now(), released: true };
     try {
@@ -139,12 +143,31 @@ export async function activeLeases(repo: Repository): Promise<LeaseRecord[]> {
   return top && isActive(top, repo.now()) ? [top] : [];
 }
 
-/** Removes every lease object, active or not: for an operator who knows the holder is gone. */
+/**
+ * Ends the lease whoever holds it: for an operator who knows the holder is gone. Writes a released record at the
+ * next sequence number (the sequence never goes back, so a stalled old holder cannot overwrite a newer state),
+ * then deletes the older objects.
+ */
 export async function breakLeases(repo: Repository): Promise<LeaseRecord[]> {
   const { items, bad } = await repo.listMeta<LeaseRecord>(LEASES_PREFIX);
-  for (const { key } of items) await repo.store.delete(key);
+  const top = items.reduce<LeaseRecord | undefined>(
+    (t, { value }) => (!t || value.seq > t.seq ? value : t),
+    undefined,
+  );
+  const broken = items.map((i) => i.value).filter((l) => isActive(l, repo.now()));
+  const now = repo.now();
+  const seq = (top?.seq ?? 0) + 1;
+  await repo.putMeta(keyOf(seq), {
+    seq,
+    holder: '',
+    owner: 'lifeboat repo unlock --break',
+    acquiredAt: now,
+    expiresAt: now,
+    released: true,
+  });
+  for (const { key, value } of items) if (value.seq < seq) await repo.store.delete(key);
   for (const key of bad) await repo.store.delete(key);
-  return items.map((i) => i.value).filter((l) => isActive(l, repo.now()));
+  return broken;
 }
 
 function held(l: LeaseRecord): RepositoryError {

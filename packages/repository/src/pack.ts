@@ -87,15 +87,36 @@ export function readPackTrailer(key: MasterKey, packId: string, pack: Buffer, wh
   if (tlen + 4 + PACK_HEADER.length > pack.length) {
     throw new RepositoryError('REPO_CORRUPT', `${what} is truncated (trailer length ${tlen})`);
   }
-  const plain = open(
-    key.metaKey,
-    trailerContext(packId),
-    pack.subarray(pack.length - 4 - tlen, pack.length - 4),
-    `${what} trailer`,
+  return decodeTrailer(key, packId, pack.subarray(pack.length - 4 - tlen, pack.length - 4), what);
+}
+
+/** Reads only the trailer of a stored pack (two ranged reads), e.g. to index a pack that no index file names. */
+export async function fetchPackTrailer(
+  key: MasterKey,
+  store: { getRange(k: string, offset: number, length: number): Promise<Buffer> },
+  objectKey: string,
+  packId: string,
+  size: number,
+): Promise<IndexEntry[]> {
+  if (size < PACK_HEADER.length + 4) throw new RepositoryError('REPO_CORRUPT', `${objectKey} is truncated`);
+  const tlen = (await store.getRange(objectKey, size - 4, 4)).readUInt32LE(0);
+  if (tlen + 4 + PACK_HEADER.length > size) {
+    throw new RepositoryError('REPO_CORRUPT', `${objectKey} is truncated (trailer length ${tlen})`);
+  }
+  return decodeTrailer(
+    key,
+    packId,
+    await store.getRange(objectKey, size - 4 - tlen, tlen),
+    `pack ${objectKey}`,
   );
+}
+
+function decodeTrailer(key: MasterKey, packId: string, sealed: Buffer, what: string): IndexEntry[] {
+  const plain = open(key.metaKey, trailerContext(packId), sealed, `${what} trailer`);
   const count = plain.readUInt32LE(0);
-  if (plain.length !== 4 + count * TRAILER_ENTRY)
+  if (plain.length !== 4 + count * TRAILER_ENTRY) {
     throw new RepositoryError('REPO_CORRUPT', `${what} trailer is malformed`);
+  }
   const entries: IndexEntry[] = [];
   for (let i = 0, o = 4; i < count; i++, o += TRAILER_ENTRY) {
     entries.push({

@@ -9,6 +9,7 @@ import {
   PACK_TARGET_SIZE,
   PLANS_PREFIX,
   packKey,
+  SESSIONS_PREFIX,
   TREE_PACK_PREFIX,
 } from './format.js';
 import { decodeIndexFile, encodeIndexFile, newIndexId, writeIndexFiles } from './index/file.js';
@@ -16,7 +17,7 @@ import { MaintenanceLease } from './lease.js';
 import { type IndexEntry, PACK_HEADER, PackBuilder } from './pack.js';
 import { type BlobSet, markReachable } from './reachable.js';
 import type { Repository } from './repository.js';
-import { activeSessions } from './sessions.js';
+import { activeSessions, type SessionRecord } from './sessions.js';
 import type { ObjectInfo } from './store/store.js';
 
 /**
@@ -123,10 +124,21 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
       sessions.map((s) => s.startedAt),
       { ...options, graceMs, margin },
     );
+    if (!options.dryRun) await removeDeadSessions(repo, margin);
     await lease.renew();
     return report;
   } finally {
     if (!options.lease) await lease.release();
+  }
+}
+
+/** Session markers of backups that died (expired long enough ago) are garbage: they hold nothing back. */
+async function removeDeadSessions(repo: Repository, margin: number): Promise<void> {
+  const { items } = await repo.listMeta<SessionRecord>(SESSIONS_PREFIX);
+  const latest = new Map<string, number>();
+  for (const { value } of items) latest.set(value.id, Math.max(latest.get(value.id) ?? 0, value.expiresAt));
+  for (const { key, value } of items) {
+    if (latest.get(value.id)! + margin < repo.now()) await repo.store.delete(key);
   }
 }
 

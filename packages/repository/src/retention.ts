@@ -107,7 +107,7 @@ function decideGroup(members: Manifest[], policy: RetentionPolicy): RetentionDec
   if (policy.withinMs && decisions[0]) {
     const newest = Date.parse(decisions[0].point.finishedAt);
     for (const d of decisions)
-      if (newest - Date.parse(d.point.finishedAt) <= policy.withinMs) keep(d, 'within');
+      if (newest - Date.parse(d.point.finishedAt) < policy.withinMs) keep(d, 'within');
   }
   return decisions;
 }

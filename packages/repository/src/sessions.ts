@@ -52,6 +52,10 @@ export class BackupSession {
     return session;
   }
 
+  get id(): string {
+    return this.record.id;
+  }
+
   get startedAt(): number {
     return this.record.startedAt;
   }

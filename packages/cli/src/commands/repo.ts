@@ -132,14 +132,18 @@ export function registerRepo(program: Command): void {
           prompt: 'New password: ',
           confirm: true,
         });
+        // A change replaces the password that opened the repository; opened with the recovery key or KMS, it
+        // adds a password and keeps that slot (removing the recovery key would lose the emergency way in).
+        const opened = (await r.keySlots()).find((s) => s.id === r.slotId);
+        const replace = !o.add && opened?.kind === 'password';
         const slot = await r.addPassword(password, o.label);
-        if (!o.add) await r.removeSlot(r.slotId);
-        if (opts.json) printJson({ added: slot.id, ...(o.add ? {} : { removed: r.slotId }) });
+        if (replace) await r.removeSlot(r.slotId);
+        if (opts.json) printJson({ added: slot.id, ...(replace ? { removed: r.slotId } : {}) });
         else
           print(
-            o.add
-              ? `added key slot ${slot.id}`
-              : `password changed: key slot ${slot.id} replaces ${r.slotId}`,
+            replace
+              ? `password changed: key slot ${slot.id} replaces ${r.slotId}`
+              : `added key slot ${slot.id}`,
           );
       },
     );
