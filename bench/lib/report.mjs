@@ -5,7 +5,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [runDir, outBase] = process.argv.slice(2);
-const readJson = (f) => (existsSync(join(runDir, f)) ? JSON.parse(readFileSync(join(runDir, f), 'utf8')) : {});
+const readJson = (f) =>
+  existsSync(join(runDir, f)) ? JSON.parse(readFileSync(join(runDir, f), 'utf8')) : {};
 const tsv = (f) =>
   readFileSync(join(runDir, f), 'utf8')
     .split('\n')
@@ -16,7 +17,6 @@ const meta = readJson('meta.json');
 const census = readJson('census.json');
 const span = readJson('span.json');
 const GB = 1e9;
-const MiB = 1024 * 1024;
 const imageBytes = meta.size;
 const changedDataBytes = meta.changedBlocks * 512 * 1024;
 
@@ -32,7 +32,20 @@ const groups = new Map();
 for (const [tool, step, run, wall, user, sys, rss, other, kthr, steal, load1] of timeRows) {
   const key = `${tool}/${step}`;
   if (!groups.has(key)) groups.set(key, []);
-  groups.get(key).push({ run: +run, wall: +wall, cpu: +user + +sys, user: +user, sys: +sys, rss: +rss, other: +other, kthr: +kthr, steal: +steal, load1: +load1 });
+  groups
+    .get(key)
+    .push({
+      run: +run,
+      wall: +wall,
+      cpu: +user + +sys,
+      user: +user,
+      sys: +sys,
+      rss: +rss,
+      other: +other,
+      kthr: +kthr,
+      steal: +steal,
+      load1: +load1,
+    });
 }
 const stat = (tool, step) => {
   const runs = groups.get(`${tool}/${step}`);
@@ -56,7 +69,8 @@ const stat = (tool, step) => {
 
 // ---- sizes
 const sizes = {};
-for (const [tool, what, apparent, allocated] of tsv('sizes.tsv')) sizes[`${tool}/${what}`] = { apparent: +apparent, allocated: +allocated };
+for (const [tool, what, apparent, allocated] of tsv('sizes.tsv'))
+  sizes[`${tool}/${what}`] = { apparent: +apparent, allocated: +allocated };
 const growth = (tool, inc) => {
   const a = sizes[`${tool}/full`];
   const b = sizes[`${tool}/${inc}`];
@@ -94,7 +108,9 @@ const out = [];
 const p = (s = '') => out.push(s);
 p(`### Timings: ${meta.sizeLabel} image, whole-process, median of ${meta.runs}`);
 p();
-p('| Tool | Step | wall s (min–max) | MB/s of image | CPU s (user+sys) | CPU s/GB | peak RSS MiB | then `sync` s | other processes\' CPU s (max of runs) |');
+p(
+  "| Tool | Step | wall s (min–max) | MB/s of image | CPU s (user+sys) | CPU s/GB | peak RSS MiB | then `sync` s | other processes' CPU s (max of runs) |",
+);
 p('|---|---|---|---|---|---|---|---|---|');
 const table = [];
 for (const [tool, step, toolName, label, perImage] of rowsSpec) {
@@ -104,7 +120,9 @@ for (const [tool, step, toolName, label, perImage] of rowsSpec) {
   const rate = perImage ? imageBytes / 1e6 / s.wall : undefined;
   const cpuPerGB = perImage ? s.cpu / (imageBytes / GB) : undefined;
   const sync = stat(tool, `${step}+sync`);
-  p(`| ${toolName} | ${label} | ${f2(s.wall)}${range} | ${f0(rate)} | ${f2(s.cpu)} | ${f2(cpuPerGB)} | ${f0(s.rssKiB / 1024)} | ${sync ? f2(sync.wall) : ''} | ${f2(s.otherCpuMax)} |`);
+  p(
+    `| ${toolName} | ${label} | ${f2(s.wall)}${range} | ${f0(rate)} | ${f2(s.cpu)} (${f1(s.user)}+${f1(s.sys)}) | ${f2(cpuPerGB)} | ${f0(s.rssKiB / 1024)} | ${sync ? f2(sync.wall) : ''} | ${f2(s.otherCpuMax)} |`,
+  );
   table.push({ tool, step, label, ...s, mbPerS: rate, cpuPerGB, syncAfter: sync?.wall });
 }
 const backupOnly = (tool) => {
@@ -137,7 +155,9 @@ for (const [tool, inc, name] of [
   const full = sizes[`${tool}/full`];
   const g = growth(tool, inc);
   if (!full || !g) continue;
-  p(`| ${name} | ${f0(full.apparent)} B (${f0(full.allocated)}) | ${f0(g.apparent)} B (${f0(g.allocated)}) | ${f2(g.apparent / changedDataBytes)}× |`);
+  p(
+    `| ${name} | ${f0(full.apparent)} B (${f0(full.allocated)}) | ${f0(g.apparent)} B (${f0(g.allocated)}) | ${f2(g.apparent / changedDataBytes)}× |`,
+  );
   sizeRows.push({ tool, inc, full, growth: g });
 }
 
@@ -145,50 +165,97 @@ for (const [tool, inc, name] of [
 const lb = (s) => stat('lifeboat', s);
 const rs = (s) => stat('restic', s);
 const targets = [];
-const target = (name, value, goal, met, detail) => targets.push({ name, value, goal, met, detail });
+// Each ratio from the medians, and from each tool's fastest run (min wall): on a shared machine, noise only ever adds
+// time, so the fastest run is the better estimate of the uncontended figure.
+const target = (name, value, best, goal, met, metBest, detail) =>
+  targets.push({ name, value, best, goal, met, metBest, detail });
 if (lb('full') && rs('full')) {
   const r = rs('full').wall / lb('full').wall;
+  const rb = rs('full').wallMin / lb('full').wallMin;
   const bo = backupOnly('restic') / backupOnly('lifeboat');
-  target('Full backup throughput, Lifeboat / restic (init + backup)', `${f2(r)}×`, '≥ 2×', r >= 2,
-    `${f2(lb('full').wall)} s vs ${f2(rs('full').wall)} s; backup alone (init subtracted) ${f2(bo)}×`);
+  target(
+    'Full backup throughput, Lifeboat / restic (init + backup)',
+    `${f2(r)}×`,
+    `${f2(rb)}×`,
+    '≥ 2×',
+    r >= 2,
+    rb >= 2,
+    `${f2(lb('full').wall)} s vs ${f2(rs('full').wall)} s (fastest ${f2(lb('full').wallMin)} vs ${f2(rs('full').wallMin)}); backup alone (init subtracted) ${f2(bo)}×`,
+  );
 }
 if (lb('inc-cbt') && rs('inc')) {
   const r = rs('inc').wall / lb('inc-cbt').wall;
+  const rb = rs('inc').wallMin / lb('inc-cbt').wallMin;
   const kdf = lb('kdf+start')?.wall;
   const ex = kdf !== undefined ? rs('inc').wall / (lb('inc-cbt').wall - kdf) : undefined;
-  target('Incremental with changed-block list, speed vs restic incremental (whole process, KDF included)', `${f1(r)}×`, '≥ 10×', r >= 10,
-    `${f2(lb('inc-cbt').wall)} s vs ${f2(rs('inc').wall)} s; of which key derivation + start-up ${f2(kdf)} s; without it ${f1(ex)}×`);
+  target(
+    'Incremental with changed-block list, speed vs restic incremental (whole process, KDF included)',
+    `${f1(r)}×`,
+    `${f1(rb)}×`,
+    '≥ 10×',
+    r >= 10,
+    rb >= 10,
+    `${f2(lb('inc-cbt').wall)} s vs ${f2(rs('inc').wall)} s (fastest ${f2(lb('inc-cbt').wallMin)} vs ${f2(rs('inc').wallMin)}); key derivation + start-up ${f2(kdf)} s, without it ${f1(ex)}×`,
+  );
 }
 if (lb('restore') && rs('restore')) {
   const r = rs('restore').wall / lb('restore').wall;
+  const rb = rs('restore').wallMin / lb('restore').wallMin;
   const durable = (tool) => {
     const a = groups.get(`${tool}/restore`);
     const b = groups.get(`${tool}/restore+sync`);
     return a && b ? median(a.map((x) => x.wall + (b.find((y) => y.run === x.run)?.wall ?? 0))) : undefined;
   };
   const d = durable('restic') / durable('lifeboat');
-  target('Restore speed, Lifeboat / restic', `${f2(r)}×`, '≥ 1.5×', r >= 1.5,
-    `${f2(lb('restore').wall)} s vs ${f2(rs('restore').wall)} s; counting the \`sync\` after (Lifeboat fsyncs, restic does not): ${f2(durable('lifeboat'))} s vs ${f2(durable('restic'))} s = ${f2(d)}×`);
+  target(
+    'Restore speed, Lifeboat / restic',
+    `${f2(r)}×`,
+    `${f2(rb)}×`,
+    '≥ 1.5×',
+    r >= 1.5,
+    rb >= 1.5,
+    `${f2(lb('restore').wall)} s vs ${f2(rs('restore').wall)} s (fastest ${f2(lb('restore').wallMin)} vs ${f2(rs('restore').wallMin)}); with the \`sync\` after (Lifeboat fsyncs, restic does not): ${f2(durable('lifeboat'))} s vs ${f2(durable('restic'))} s = ${f2(d)}×`,
+  );
 }
 const gl = growth('lifeboat', 'inc-cbt');
 const gr = growth('restic', 'inc');
 if (gl && gr) {
-  target('Repository growth per incremental, Lifeboat ≤ restic', `${mb(gl.apparent)} vs ${mb(gr.apparent)}`, '≤ 1×', gl.apparent <= gr.apparent,
-    `${f2(gl.apparent / gr.apparent)}× restic's growth; without the list: ${mb(growth('lifeboat', 'inc-read')?.apparent)}`);
+  const ok = gl.apparent <= gr.apparent;
+  target(
+    'Repository growth per incremental, Lifeboat ≤ restic',
+    `${mb(gl.apparent)} vs ${mb(gr.apparent)}`,
+    '',
+    '≤ 1×',
+    ok,
+    ok,
+    `${f2(gl.apparent / gr.apparent)}× restic's growth; without the list: ${mb(growth('lifeboat', 'inc-read')?.apparent)}`,
+  );
 }
 const sl = sizes['lifeboat/full'];
 const sr = sizes['restic/full'];
 if (sl && sr) {
   const r = sl.apparent / sr.apparent;
-  target('Full repository size, Lifeboat / restic', `${f2(r)}×`, '≤ 1.25×', r <= 1.25, `${mb(sl.apparent)} vs ${mb(sr.apparent)}`);
+  target(
+    'Full repository size, Lifeboat / restic',
+    `${f2(r)}×`,
+    '',
+    '≤ 1.25×',
+    r <= 1.25,
+    r <= 1.25,
+    `${mb(sl.apparent)} vs ${mb(sr.apparent)}`,
+  );
 }
 if (targets.length) {
   p();
   p('### Targets (issue 3)');
   p();
-  p('| Target | Lifeboat vs restic | goal | met? | detail |');
-  p('|---|---|---|---|---|');
-  for (const t of targets) p(`| ${t.name} | ${t.value} | ${t.goal} | ${t.met ? '**met**' : '**not met**'} | ${t.detail} |`);
+  const verdict = (m) => (m ? '**met**' : '**not met**');
+  p('| Target | Lifeboat vs restic (medians) | fastest runs | goal | met? (medians / fastest) | detail |');
+  p('|---|---|---|---|---|---|');
+  for (const t of targets)
+    p(
+      `| ${t.name} | ${t.value} | ${t.best || '—'} | ${t.goal} | ${t.best ? `${verdict(t.met)} / ${verdict(t.metBest)}` : verdict(t.met)} | ${t.detail} |`,
+    );
 }
 
 // ---- image, checks, load
@@ -202,11 +269,15 @@ p(
     `${f0(census.changedBytes)} B differ (${f2((100 * census.changedBytes) / imageBytes)} %).`,
 );
 p(`sha256 full ${meta.sha256Full}, incremental ${meta.sha256Inc}.`);
-p(`Restores verified against the source's sha256: ${checks.map(([t, w, , ok]) => `${t} ${w} ${ok}`).join(', ') || 'none'}.`);
+p(
+  `Restores verified against the source's sha256: ${checks.map(([t, w, , ok]) => `${t} ${w} ${ok}`).join(', ') || 'none'}.`,
+);
 const all = timeRows.map((r) => ({ wall: +r[3], other: +r[7], kthr: +r[8], steal: +r[9], load1: +r[10] }));
 const sum = (k) => all.reduce((a, r) => a + r[k], 0);
 const busy = sum('other') / sum('wall');
-const busyRows = table.filter((r) => r.all.some((x) => x.other > 0.1 * x.wall)).map((r) => `${r.tool} ${r.step}`);
+const busyRows = table
+  .filter((r) => r.all.some((x) => x.other > 0.1 * x.wall))
+  .map((r) => `${r.tool} ${r.step}`);
 p();
 p(
   `Machine load: other processes used ${f1(sum('other'))} CPU-s during ${f1(sum('wall'))} s of timed commands ` +
@@ -221,14 +292,21 @@ p(
 if (span.timedSectionWall)
   p(
     `Timed section: ${span.timedSectionWall} s wall` +
-      (span.waitQuiet ? `, of which ${span.waitedForQuiet} s waiting for a quiet machine (--wait-quiet ${span.waitQuiet}).` : '.'),
+      (span.waitQuiet
+        ? `, of which ${span.waitedForQuiet} s waiting for a quiet machine (--wait-quiet ${span.waitQuiet}).`
+        : '.'),
   );
 p();
-p(`Machine: ${meta.nproc} × ${meta.cpu}, ${f1(meta.memTotalKiB / 1024 / 1024)} GiB RAM, ${meta.os}, kernel ${meta.kernel}. `
-  + `Versions: Node ${meta.node}; ${meta.restic}; ${meta.borg}; ${meta.e2fsprogs}; Lifeboat ${meta.lifeboatCommit}. Date ${meta.date}.`);
+p(
+  `Machine: ${meta.nproc} × ${meta.cpu}, ${f1(meta.memTotalKiB / 1024 / 1024)} GiB RAM, ${meta.os}, kernel ${meta.kernel}. ` +
+    `Versions: Node ${meta.node}; ${meta.restic}; ${meta.borg}; ${meta.e2fsprogs}; Lifeboat ${meta.lifeboatCommit}. Date ${meta.date}.`,
+);
 p(`Command: \`${meta.command}\``);
 
 const md = `${out.join('\n')}\n`;
 writeFileSync(`${outBase}.md`, md);
-writeFileSync(`${outBase}.json`, `${JSON.stringify({ meta, census, span, table, sizes: sizeRows, targets, checks, busyFraction: busy }, null, 2)}\n`);
+writeFileSync(
+  `${outBase}.json`,
+  `${JSON.stringify({ meta, census, span, table, sizes: sizeRows, targets, checks, busyFraction: busy }, null, 2)}\n`,
+);
 process.stdout.write(md);

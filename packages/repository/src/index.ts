@@ -18,7 +18,7 @@ export {
   recoveryUnlocker,
   type Unlocker,
 } from './repository.js';
-export { DiskReader, findDisk, restoreDisk } from './restore.js';
+export { DiskReader, findDisk, type RestoreOptions, restoreDisk } from './restore.js';
 export {
   applyRetention,
   groupKey,

@@ -92,12 +92,14 @@ export function registerImage(program: Command): void {
     .argument('<target>', 'file to write')
     .option('--disk <name>', 'disk to restore (needed when the restore point has several)')
     .option('--overwrite', 'replace TARGET if it exists')
+    .option('--sync', 'fsync the image before renaming it into place (durable at once against a power cut)')
+    .option('--verify', 'hash every block again and compare it with its id (blocks are authenticated anyway)')
     .option('--workers <n>', 'worker threads (default: one per core)')
     .action(
       async (
         pointRef: string,
         target: string,
-        o: { disk?: string; overwrite?: boolean; workers?: string },
+        o: { disk?: string; overwrite?: boolean; sync?: boolean; verify?: boolean; workers?: string },
         cmd: Command,
       ) => {
         const opts = globals(cmd);
@@ -106,6 +108,8 @@ export function registerImage(program: Command): void {
         const disk = await restoreDisk(r, point, o.disk, target, {
           progress: progressFor(opts),
           overwrite: o.overwrite,
+          sync: o.sync,
+          verifyIds: o.verify,
           signal: interruptSignal(),
           workers: o.workers ? positiveInt(o.workers, '--workers') : undefined,
         });

@@ -1,4 +1,4 @@
-import { closeSync, readSync, writeSync } from 'node:fs';
+import { closeSync, readSync, writevSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { blobId, openBlob, sealBlob } from '../blob.js';
 import { Codec } from '../compress.js';
@@ -91,6 +91,7 @@ function seal(req: SealRequest): { reply: WorkerReply; transfer: ArrayBuffer[] }
 
 function openRun(req: OpenRequest): WorkerReply {
   const run = Buffer.from(req.run.buffer, req.run.byteOffset, req.run.byteLength);
+  const pending: Array<{ block: number; data: Buffer }> = [];
   const errors = req.items.map((item) => {
     try {
       const plain = openBlob(
@@ -102,18 +103,53 @@ function openRun(req: OpenRequest): WorkerReply {
         req.verifyId,
         `chunk ${Buffer.from(item.id).toString('hex').slice(0, 16)}`,
       );
-      if (req.fd >= 0) {
-        const start = item.block * CHUNK_SIZE;
-        const len = Math.min(plain.length, req.sizeBytes - start);
-        let done = 0;
-        while (done < len) done += writeSync(req.fd, plain, done, len - done, start + done);
-      }
+      if (req.fd >= 0)
+        pending.push({
+          block: item.block,
+          data: plain.subarray(0, Math.min(plain.length, req.sizeBytes - item.block * CHUNK_SIZE)),
+        });
       return null;
     } catch (err) {
       return (err as Error).message;
     }
   });
+  if (errors.every((e) => e === null)) writeBlocks(req.fd, pending);
   return { job: req.job, errors };
+}
+
+/**
+ * Writes restored blocks, one positional writev per range of consecutive blocks: a run of a full backup is up to
+ * 8 MiB of adjacent blocks, and one system call for it instead of sixteen halves the time spent in the file
+ * system (both workers write the same file, under its inode lock).
+ */
+function writeBlocks(fd: number, blocks: Array<{ block: number; data: Buffer }>): void {
+  let i = 0;
+  while (i < blocks.length) {
+    let j = i + 1;
+    while (j < blocks.length && blocks[j]!.block === blocks[j - 1]!.block + 1) j++;
+    let bufs = blocks.slice(i, j).map((b) => b.data);
+    let position = blocks[i]!.block * CHUNK_SIZE;
+    let left = bufs.reduce((n, b) => n + b.length, 0);
+    while (left > 0) {
+      const n = writevSync(fd, bufs, position);
+      left -= n;
+      position += n;
+      if (left > 0) bufs = dropFront(bufs, n);
+    }
+    i = j;
+  }
+}
+
+function dropFront(bufs: Buffer[], n: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of bufs) {
+    if (n >= b.length) n -= b.length;
+    else {
+      out.push(b.subarray(n));
+      n = 0;
+    }
+  }
+  return out;
 }
 
 parentPort!.on('message', (req: WorkerRequest | { op: 'close'; fd: number }) => {
