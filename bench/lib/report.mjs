@@ -32,20 +32,18 @@ const groups = new Map();
 for (const [tool, step, run, wall, user, sys, rss, other, kthr, steal, load1] of timeRows) {
   const key = `${tool}/${step}`;
   if (!groups.has(key)) groups.set(key, []);
-  groups
-    .get(key)
-    .push({
-      run: +run,
-      wall: +wall,
-      cpu: +user + +sys,
-      user: +user,
-      sys: +sys,
-      rss: +rss,
-      other: +other,
-      kthr: +kthr,
-      steal: +steal,
-      load1: +load1,
-    });
+  groups.get(key).push({
+    run: +run,
+    wall: +wall,
+    cpu: +user + +sys,
+    user: +user,
+    sys: +sys,
+    rss: +rss,
+    other: +other,
+    kthr: +kthr,
+    steal: +steal,
+    load1: +load1,
+  });
 }
 const stat = (tool, step) => {
   const runs = groups.get(`${tool}/${step}`);
