@@ -140,7 +140,7 @@ timed() {
 }
 WARM=()   # files and directories that the next timed command reads: read right before it (see warm)
 # synced TOOL STEP RUN: time the sync that follows a command: the dirty data it left to the kernel (Lifeboat fsyncs
-# its packs and restored images itself; this shows what the others leave unwritten when they exit).
+# its packs; restores, of every tool, leave the image to the kernel's writeback unless asked otherwise).
 synced() { timed "$1" "$2+sync" "$3" sync; }
 # Page cache warm: all timed reads come from memory. This VM runs DAMON proactive reclaim (pageout of page cache
 # left unaccessed for ~30 s), so what a command reads is read again right before it, not once per phase.
@@ -330,7 +330,7 @@ has_tool borg && repo_size borg inc "$W/brepo"
 
 # ---------------------------------------------------------------------------------------------------- restore
 # Each tool restores its incremental restore point to a file; restic and borg write the whole image (their default),
-# Lifeboat writes it sparse and fsyncs it (restic 0.14 has no restore --sparse; it came in 0.15).
+# Lifeboat writes it sparse (restic 0.14 has no restore --sparse; it came in 0.15). None of them fsyncs it.
 say "restore of the incremental restore point to a file (x$RUNS)"
 export POINT_CBT
 for r in $(seq "$RUNS"); do
