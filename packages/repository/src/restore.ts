@@ -1,14 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  writev as fsWritev,
-  fsyncSync,
-  ftruncateSync,
-  openSync,
-  renameSync,
-  unlinkSync,
-} from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { openBlob } from './blob.js';
 import { checkAborted, RepositoryError } from './errors.js';
@@ -19,7 +10,7 @@ import type { Progress } from './progress.js';
 import type { Repository } from './repository.js';
 import { TreeReader } from './tree/reader.js';
 import { WorkerPool } from './workers/pool.js';
-import { type OpenResult, RETURN_PLAIN } from './workers/protocol.js';
+import type { OpenResult } from './workers/protocol.js';
 
 const RUN_MAX_BYTES = 8 * 1024 * 1024;
 const RUNS_PER_WORKER = 3;
@@ -117,11 +108,10 @@ export async function restoreDisk(
     const tree = diskTree(repo, point, disk);
     const inFlight: Array<Promise<void>> = [];
     const limit = pool.size * RUNS_PER_WORKER;
-    const write = singleWriter(fd);
     for await (const run of runsOf(tree, index.get.bind(index), point, disk)) {
       checkAborted(options.signal, `the restore of ${disk.name} to ${target}`);
       inFlight.push(
-        restoreRun(repo, pool, run, write, disk, point, Boolean(options.verifyIds), options.progress),
+        restoreRun(repo, pool, run, fd, disk, point, Boolean(options.verifyIds), options.progress),
       );
       if (inFlight.length >= limit) await inFlight.shift();
     }
@@ -189,7 +179,7 @@ async function restoreRun(
   repo: Repository,
   pool: WorkerPool,
   run: Run,
-  write: (blocks: Array<{ block: number; data: Uint8Array }>) => Promise<void>,
+  fd: number,
   disk: DiskRecord,
   point: Manifest,
   verifyIds: boolean,
@@ -217,7 +207,7 @@ async function restoreRun(
       op: 'open',
       job,
       run: run8,
-      fd: RETURN_PLAIN,
+      fd,
       sizeBytes: disk.sizeBytes,
       verifyId: verifyIds,
       items: run.items.map(({ entry, block }) => ({
@@ -233,56 +223,7 @@ async function restoreRun(
   const bad = result.errors.findIndex((e) => e !== null);
   if (bad >= 0)
     throw damaged(point, disk, run.items[bad]!.block, `pack ${run.packId}: ${result.errors[bad]}`);
-  await write(run.items.map(({ block }, i) => ({ block, data: result.plains![i]! })));
   progress?.advance(run.items.length * CHUNK_SIZE);
-}
-
-/**
- * One writer for the image: the workers decrypt and decompress, the writes go through a single queue, one
- * positional writev per range of consecutive blocks. Two threads writing one file contend for its inode lock
- * (7 % of a restore's samples); one writer does not.
- */
-function singleWriter(fd: number): (blocks: Array<{ block: number; data: Uint8Array }>) => Promise<void> {
-  let queue: Promise<void> = Promise.resolve();
-  return (blocks) => {
-    const next = queue.then(async () => {
-      let i = 0;
-      while (i < blocks.length) {
-        let j = i + 1;
-        while (j < blocks.length && blocks[j]!.block === blocks[j - 1]!.block + 1) j++;
-        let bufs = blocks.slice(i, j).map((b) => b.data);
-        let position = blocks[i]!.block * CHUNK_SIZE;
-        let left = bufs.reduce((n, b) => n + b.length, 0);
-        while (left > 0) {
-          const n = await writev(fd, bufs, position);
-          left -= n;
-          position += n;
-          if (left > 0) bufs = skipBytes(bufs, n);
-        }
-        i = j;
-      }
-    });
-    queue = next.catch(() => {});
-    return next;
-  };
-}
-
-function writev(fd: number, bufs: Uint8Array[], position: number): Promise<number> {
-  return new Promise((resolve, reject) =>
-    fsWritev(fd, bufs, position, (err, n) => (err ? reject(err) : resolve(n))),
-  );
-}
-
-function skipBytes(bufs: Uint8Array[], n: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const b of bufs) {
-    if (n >= b.length) n -= b.length;
-    else {
-      out.push(b.subarray(n));
-      n = 0;
-    }
-  }
-  return out;
 }
 
 export function damaged(

@@ -36,7 +36,7 @@ export interface OpenRequest {
   job: number;
   run: Uint8Array;
   items: Array<{ id: Uint8Array; offset: number; length: number; rawLength: number; block: number }>;
-  /** Target fd and disk size; -1 to verify only; RETURN_PLAIN to send the plaintext back (one writer). */
+  /** Target fd and disk size, or -1 to verify only. */
   fd: number;
   sizeBytes: number;
   verifyId: boolean;
@@ -45,11 +45,7 @@ export interface OpenResult {
   job: number;
   /** Per item: null when fine, else what is wrong. */
   errors: Array<string | null>;
-  /** With fd RETURN_PLAIN: each item's plaintext, cut to the disk's size. */
-  plains?: Uint8Array[];
 }
-
-export const RETURN_PLAIN = -2;
 
 export type WorkerRequest = HashRequest | SealRequest | OpenRequest;
 export type WorkerReply = (HashResult | SealResult | OpenResult) & { error?: string };

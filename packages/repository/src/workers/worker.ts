@@ -4,15 +4,13 @@ import { blobId, openBlob, sealBlob } from '../blob.js';
 import { Codec } from '../compress.js';
 import { deriveMasterKey } from '../crypto/keys.js';
 import { CHUNK_SIZE } from '../format.js';
-import {
-  type HashRequest,
-  type InitMessage,
-  type OpenRequest,
-  type OpenResult,
-  RETURN_PLAIN,
-  type SealRequest,
-  type WorkerReply,
-  type WorkerRequest,
+import type {
+  HashRequest,
+  InitMessage,
+  OpenRequest,
+  SealRequest,
+  WorkerReply,
+  WorkerRequest,
 } from './protocol.js';
 
 /**
@@ -105,7 +103,7 @@ function openRun(req: OpenRequest): WorkerReply {
         req.verifyId,
         `chunk ${Buffer.from(item.id).toString('hex').slice(0, 16)}`,
       );
-      if (req.fd >= 0 || req.fd === RETURN_PLAIN)
+      if (req.fd >= 0)
         pending.push({
           block: item.block,
           data: plain.subarray(0, Math.min(plain.length, req.sizeBytes - item.block * CHUNK_SIZE)),
@@ -115,7 +113,6 @@ function openRun(req: OpenRequest): WorkerReply {
       return (err as Error).message;
     }
   });
-  if (req.fd === RETURN_PLAIN) return { job: req.job, errors, plains: pending.map((p) => p.data) };
   if (errors.every((e) => e === null)) writeBlocks(req.fd, pending);
   return { job: req.job, errors };
 }
@@ -161,12 +158,8 @@ parentPort!.on('message', (req: WorkerRequest | { op: 'close'; fd: number }) => 
     else if (req.op === 'seal') {
       const { reply, transfer } = seal(req);
       parentPort!.postMessage(reply, transfer);
-    } else if (req.op === 'open') {
-      const reply = openRun(req) as OpenResult;
-      // Plaintexts move to the main thread without a copy: each owns its memory (512 KiB blocks are never pooled).
-      const transfer = [...new Set((reply.plains ?? []).map((p) => p.buffer as ArrayBuffer))];
-      parentPort!.postMessage(reply, transfer);
-    } else if (req.op === 'close') closeSync(req.fd);
+    } else if (req.op === 'open') parentPort!.postMessage(openRun(req));
+    else if (req.op === 'close') closeSync(req.fd);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     parentPort!.postMessage({
