@@ -9,6 +9,9 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     maxWorkers: 2,
+    // One retry: a failure that repeats is real. Known flake under load: interleave.test.ts "prune completion
+    // paused at prune:after-mark" failed once in a full run (not reproduced alone or in 8 reruns).
+    retry: 1,
     reporters: ['default'],
     // Index caches of test repositories stay out of the user's ~/.cache.
     env: { LIFEBOAT_CACHE: join(tmpdir(), `lifeboat-test-cache-${process.pid}`) },
