@@ -199,21 +199,25 @@ async function verifyPack(
     bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
       ? [bytes.buffer as ArrayBuffer]
       : [];
-  const result = await pool.request<OpenResult>(worker, {
-    op: 'open',
-    job,
-    run: bytes,
-    fd: -1,
-    sizeBytes: 0,
-    verifyId: true,
-    items: trailer.map((e) => ({
-      id: e.id,
-      offset: e.offset,
-      length: e.length,
-      rawLength: e.rawLength,
-      block: 0,
-    })),
-  });
+  const result = await pool.request<OpenResult>(
+    worker,
+    {
+      op: 'open',
+      job,
+      run: bytes,
+      fd: -1,
+      sizeBytes: 0,
+      verifyId: true,
+      items: trailer.map((e) => ({
+        id: e.id,
+        offset: e.offset,
+        length: e.length,
+        rawLength: e.rawLength,
+        block: 0,
+      })),
+    },
+    transfer,
+  );
   report.stats.blobsVerified += trailer.length;
   // Only the copy the index points to is in use: a damaged copy elsewhere (repaired, or garbage) is not damage.
   const inUse = new Set(indexed.map((e) => e.id.toString('latin1')));

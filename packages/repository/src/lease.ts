@@ -180,6 +180,6 @@ function held(l: LeaseRecord): RepositoryError {
 function lost(top: LeaseRecord | undefined): RepositoryError {
   return new RepositoryError(
     'LEASE_LOST',
-    `the maintenance lease lapsed${top && top.holder ? ` and ${top.owner} took over` : ''}; stopping before changing anything more`,
+    `the maintenance lease lapsed${top?.holder ? ` and ${top.owner} took over` : ''}; stopping before changing anything more`,
   );
 }

@@ -12,7 +12,8 @@ import {
   SESSIONS_PREFIX,
   TREE_PACK_PREFIX,
 } from './format.js';
-import { decodeIndexFile, encodeIndexFile, newIndexId, writeIndexFiles } from './index/file.js';
+import { decodeIndexFile, encodeIndexFile, newIndexId } from './index/file.js';
+import { supersedeEntries } from './index/rewrite.js';
 import { MaintenanceLease } from './lease.js';
 import { type IndexEntry, PACK_HEADER, PackBuilder } from './pack.js';
 import { type BlobSet, markReachable } from './reachable.js';
@@ -329,7 +330,7 @@ async function completePlan(
   const usage = await packUsage(repo, reachable);
   const spared = await packsToSpare(repo, reachable, new Set(plan.packs.map((p) => p.id)));
   const doomed = new Set(plan.packs.map((p) => p.id).filter((id) => !spared.has(id)));
-  await rewriteIndexWithout(repo, doomed);
+  await supersedeEntries(repo, (e) => doomed.has(e.packId));
   await lease.renew();
   let packsDeleted = 0;
   let bytesFreed = 0;
@@ -356,24 +357,4 @@ async function completePlan(
   await checkpoint('prune:plan-completed');
   repo.invalidateIndex();
   return { plan: plan.id, packsDeleted, bytesFreed, spared: spared.size, retained: retained.length };
-}
-
-/** One new index file holding every entry of the index files that name doomed packs, minus those; then deletes them. */
-async function rewriteIndexWithout(repo: Repository, doomed: Set<string>): Promise<void> {
-  const superseded: string[] = [];
-  const kept: IndexEntry[] = [];
-  for await (const o of repo.store.list(INDEX_PREFIX)) {
-    const id = o.key.slice(INDEX_PREFIX.length);
-    const file = decodeIndexFile(repo.key, repo.codec, id, await repo.store.get(o.key));
-    if (!file.entries.some((e) => doomed.has(e.packId))) continue;
-    superseded.push(id, ...file.supersedes);
-    kept.push(...file.entries.filter((e) => !doomed.has(e.packId)));
-  }
-  if (superseded.length === 0) return;
-  await writeIndexFiles(repo.store, repo.key, repo.codec, kept, superseded);
-  await checkpoint('prune:superseding-index-stored');
-  for (const s of superseded) {
-    await repo.store.delete(indexKey(s));
-    await checkpoint('prune:superseded-index-deleted');
-  }
 }

@@ -2,10 +2,9 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { blobId, sealBlob } from './blob.js';
 import { checkRepository } from './check.js';
 import { RepositoryError } from './errors.js';
-import { CHUNK_SIZE, INDEX_PREFIX, indexKey, LEAF_BLOCKS } from './format.js';
-import { decodeIndexFile, encodeIndexFile, newIndexId, writeIndexFiles } from './index/file.js';
+import { CHUNK_SIZE, LEAF_BLOCKS } from './format.js';
+import { supersedeEntries } from './index/rewrite.js';
 import { MaintenanceLease } from './lease.js';
-import type { IndexEntry } from './pack.js';
 import type { Repository } from './repository.js';
 import { decodeNode, encodeLeaf } from './tree/codec.js';
 import { BlobWriter } from './writer.js';
@@ -55,10 +54,10 @@ export async function repairRepository(
       }
     }
     await writer.flush();
-    await supersedeBroken(
-      repo,
-      report.badBlobs.filter((b) => repaired.has(b.id) && b.packId),
+    const gone = new Set(
+      report.badBlobs.filter((b) => repaired.has(b.id) && b.packId).map((b) => `${b.id}:${b.packId}`),
     );
+    if (gone.size) await supersedeEntries(repo, (e) => gone.has(`${e.id.toString('hex')}:${e.packId}`));
     const unrecoverable = [...needs.values()]
       .filter((n) => !repaired.has(n.id.toString('hex')))
       .map((n) => ({
@@ -165,27 +164,6 @@ async function repairLeaf(
     if (broken.has(k)) repaired.add(k);
   }
   return true;
-}
-
-/** One index file superseding every index file that names a broken location, without those locations. */
-async function supersedeBroken(
-  repo: Repository,
-  fixed: Array<{ id: string; packId?: string }>,
-): Promise<void> {
-  if (fixed.length === 0) return;
-  const gone = new Set(fixed.map((b) => `${b.id}:${b.packId}`));
-  const superseded: string[] = [];
-  const kept: IndexEntry[] = [];
-  for await (const o of repo.store.list(INDEX_PREFIX)) {
-    const id = o.key.slice(INDEX_PREFIX.length);
-    const file = decodeIndexFile(repo.key, repo.codec, id, await repo.store.get(o.key));
-    const keep = file.entries.filter((e) => !gone.has(`${e.id.toString('hex')}:${e.packId}`));
-    if (keep.length === file.entries.length) continue;
-    superseded.push(id, ...file.supersedes);
-    kept.push(...keep);
-  }
-  await writeIndexFiles(repo.store, repo.key, repo.codec, kept, superseded);
-  for (const s of superseded) await repo.store.delete(indexKey(s)).catch(() => {});
 }
 
 export function assertRepairable(sources: Record<string, string>): void {
