@@ -1,47 +1,19 @@
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSandbox, startSandbox } from '../../src/sandbox.js';
+import { AWS_CLI, awsJson, runAws, warnIfMissing } from './aws-cli.js';
 
 /** KMS through the real AWS CLI v2 (Debian's /usr/bin/aws): create a key, encrypt, decrypt. */
-const aws =
-  existsSync('/usr/bin/aws') && spawnSync('/usr/bin/aws', ['--version'], { timeout: 30_000 }).status === 0;
-if (!aws) console.warn('awscli KMS smoke test skipped: no /usr/bin/aws (install the Debian package awscli)');
+const aws = AWS_CLI;
+warnIfMissing('awscli KMS smoke test');
 
 let sb: RunningSandbox;
 let dir: string;
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const a = sb.accounts[0]!;
-  const env = {
-    PATH: '/usr/bin:/bin',
-    HOME: dir,
-    AWS_ACCESS_KEY_ID: a.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: a.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_PAGER: '',
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
-  return new Promise((resolve) => {
-    execFile(
-      '/usr/bin/aws',
-      ['--endpoint-url', sb.endpoint, '--output', 'json', 'kms', ...args],
-      { env, timeout: 60_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-async function json(args: string[]): Promise<Record<string, unknown>> {
-  const r = await cli(args);
-  expect(r.code, r.stderr).toBe(0);
-  return r.stdout.trim() ? JSON.parse(r.stdout) : {};
-}
+const json = (args: string[]) => awsJson(sb, ['kms', ...args], dir);
+const cli = (args: string[]) => runAws(sb, ['kms', ...args], dir);
 
 describe.skipIf(!aws)('AWS CLI: KMS', () => {
   beforeAll(async () => {

@@ -1,55 +1,18 @@
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSandbox, startSandbox } from '../../src/sandbox.js';
+import { AWS_CLI, awsJson, runAws, warnIfMissing } from './aws-cli.js';
 
 /**
  * Another client must agree with the sandbox: a handful of EC2 calls through the real AWS CLI (Debian's awscli
  * package is v2; /usr/bin/aws is preferred over whatever else is on PATH).
  */
-function findAws(): string | undefined {
-  for (const candidate of ['/usr/bin/aws', 'aws']) {
-    if (candidate.startsWith('/') && !existsSync(candidate)) continue;
-    const r = spawnSync(candidate, ['--version'], { encoding: 'utf8', timeout: 30_000 });
-    if (r.status === 0) return candidate;
-  }
-  return undefined;
-}
-
-const aws = findAws();
-if (!aws) console.warn('awscli smoke test skipped: no aws binary (install the Debian package awscli)');
+const aws = AWS_CLI;
+warnIfMissing('awscli smoke test');
 
 let sb: RunningSandbox;
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const a = sb.accounts[0]!;
-  const env = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: process.env.HOME ?? '/tmp',
-    AWS_ACCESS_KEY_ID: a.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: a.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_PAGER: '',
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
-  return new Promise((resolve) => {
-    execFile(
-      aws!,
-      ['--endpoint-url', sb.endpoint, '--output', 'json', 'ec2', ...args],
-      { env, timeout: 60_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-async function json(args: string[]): Promise<Record<string, unknown>> {
-  const r = await cli(args);
-  expect(r.code, r.stderr).toBe(0);
-  return r.stdout.trim() ? JSON.parse(r.stdout) : {};
-}
+const cli = (args: string[]) => runAws(sb, ['ec2', ...args]);
+const json = (args: string[]) => awsJson(sb, ['ec2', ...args]);
 
 describe.skipIf(!aws)('AWS CLI against the sandbox', () => {
   beforeAll(async () => {

@@ -1,52 +1,23 @@
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/index.js';
+import { AWS_CLI, awsJson, runAws, warnIfMissing } from '../awscli/aws-cli.js';
 import { b64sha, block, expectBytes, sandbox } from './helpers.js';
 
 /**
  * A second client must agree with the sandbox's EBS direct API: the AWS CLI v2 (Debian's awscli, botocore's own
  * SigV4 signer and restJson parser) writes a snapshot, lists it, diffs it and reads a block back.
  */
-const AWS = ['/usr/bin/aws', 'aws'].find(
-  (c) =>
-    (!c.startsWith('/') || existsSync(c)) && spawnSync(c, ['--version'], { timeout: 30_000 }).status === 0,
-);
+const AWS = AWS_CLI;
+warnIfMissing('awscli EBS smoke test');
 
 let sb: RunningSandbox;
 let work: string;
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const a = sb.accounts[0] as RunningSandbox['accounts'][number];
-  const env = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: work,
-    AWS_ACCESS_KEY_ID: a.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: a.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_PAGER: '',
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
-  return new Promise((resolve) => {
-    execFile(
-      AWS as string,
-      ['--endpoint-url', sb.endpoint, '--output', 'json', 'ebs', ...args],
-      { env, timeout: 60_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-async function json(args: string[]): Promise<Record<string, unknown>> {
-  const r = await cli(args);
-  expect(r.code, r.stderr).toBe(0);
-  return r.stdout.trim() ? JSON.parse(r.stdout) : {};
-}
+const cli = (args: string[]) => runAws(sb, ['ebs', ...args], work);
+const json = (args: string[]) => awsJson(sb, ['ebs', ...args], work);
 
 describe.skipIf(!AWS)('AWS CLI against the EBS direct API', () => {
   beforeAll(async () => {

@@ -1,46 +1,19 @@
-import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/index.js';
+import { AWS_CLI, runAws, warnIfMissing } from '../awscli/aws-cli.js';
 import { bytes, sandbox } from './helpers.js';
 
-/** Debian's AWS CLI v2 (/usr/bin/aws): the first `aws` on PATH may be another one. */
-const aws =
-  existsSync('/usr/bin/aws') && spawnSync('/usr/bin/aws', ['--version'], { timeout: 30_000 }).status === 0
-    ? '/usr/bin/aws'
-    : undefined;
-if (!aws)
-  console.warn('AWS CLI S3 smoke test skipped: /usr/bin/aws missing (install the Debian package awscli)');
+const aws = AWS_CLI;
+warnIfMissing('AWS CLI S3 smoke test');
 
 let sb: RunningSandbox;
 let dir: string;
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const a = sb.accounts[0]!;
-  const env = {
-    PATH: '/usr/bin:/bin',
-    HOME: dir,
-    AWS_ACCESS_KEY_ID: a.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: a.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_PAGER: '',
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
-  return new Promise((resolve) => {
-    execFile(
-      aws!,
-      ['--endpoint-url', sb.endpoint, '--output', 'json', ...args],
-      { env, timeout: 120_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[]) => runAws(sb, args, dir);
 
 describe.skipIf(!aws)('AWS CLI against the sandbox S3', () => {
   beforeAll(async () => {
