@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSandbox } from './dist/sandbox.js';
 import { seedDemo } from './dist/seed/index.js';
+
 const d = mkdtempSync(join(tmpdir(), 'prof-'));
 const sb = await startSandbox({ dataDir: d });
 const t = performance.now();

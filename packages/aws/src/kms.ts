@@ -1,6 +1,7 @@
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
 import {
   createKekSlot,
+  isRepositoryError,
   type KeySlot,
   openKekSlot,
   type Repository,
@@ -83,7 +84,7 @@ export function kmsUnlocker(config: KMSClientConfig = {}): Unlocker {
 }
 
 function kmsError(err: unknown, what: string): RepositoryError {
-  if (err instanceof RepositoryError) return err;
+  if (isRepositoryError(err)) return err;
   const name = (err as { name?: string })?.name ?? 'Error';
   return new RepositoryError('KEY_SLOT', `${what}: ${name}: ${(err as Error)?.message ?? String(err)}`, {
     cause: err,

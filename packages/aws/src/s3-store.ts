@@ -12,7 +12,13 @@ import {
   type S3ClientConfig,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { isValidKey, type ObjectInfo, RepositoryError, type Store } from '@lifeboat/repository';
+import {
+  isRepositoryError,
+  isValidKey,
+  type ObjectInfo,
+  RepositoryError,
+  type Store,
+} from '@lifeboat/repository';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { parseS3Location, type S3Location } from './s3-location.js';
 
@@ -253,7 +259,7 @@ function statusOf(err: unknown): number | undefined {
 }
 
 function s3Error(err: unknown, what: string): RepositoryError {
-  if (err instanceof RepositoryError) return err;
+  if (isRepositoryError(err)) return err;
   const name = nameOf(err);
   const message = (err as Error)?.message ?? String(err);
   if (name === 'NoSuchKey' || name === 'NotFound')

@@ -21,7 +21,14 @@ export type RepositoryErrorCode =
   | 'LEASE_LOST' // our maintenance lease lapsed and another process took over
   | 'CACHE_IO'; // the local index cache (a folder on this machine) cannot be read or written
 
+/**
+ * Marks repository errors across copies of this module (a store adapter built against another copy of the
+ * package, or source and build loaded side by side in tests), where instanceof would say no.
+ */
+const BRAND = Symbol.for('lifeboat.RepositoryError');
+
 export class RepositoryError extends Error {
+  readonly [BRAND] = true;
   constructor(
     readonly code: RepositoryErrorCode,
     message: string,
@@ -33,7 +40,12 @@ export class RepositoryError extends Error {
 }
 
 export function isRepositoryError(err: unknown, code?: RepositoryErrorCode): err is RepositoryError {
-  return err instanceof RepositoryError && (code === undefined || err.code === code);
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as { [BRAND]?: unknown })[BRAND] === true &&
+    (code === undefined || (err as RepositoryError).code === code)
+  );
 }
 
 /** Throws INTERRUPTED when the signal was aborted: long loops call it between steps. */

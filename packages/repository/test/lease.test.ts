@@ -161,7 +161,7 @@ for (const factory of factories) {
         const won = results.filter((r) => r.status === 'fulfilled');
         const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
         expect(won, `skew ${skew}`).toHaveLength(1);
-        expect(isRepositoryError(lost[0]!.reason, 'LEASE_HELD')).toBe(true);
+        expect(isRepositoryError(lost[0]!.reason, 'LEASE_HELD'), String(lost[0]!.reason)).toBe(true);
         const winner = (won[0] as PromiseFulfilledResult<MaintenanceLease>).value;
         expect((lost[0]!.reason as Error).message).toContain(winner.current!.owner);
         // only the winner's lease object exists; it names the winner

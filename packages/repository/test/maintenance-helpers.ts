@@ -84,11 +84,100 @@ export function localFolderFactory(): StoreFactory {
 }
 
 /**
- * The store factories the suites run on: the local folder store always; more join when their store exists
- * (e.g. S3 when LIFEBOAT_TEST_S3 names the sandbox's endpoint).
+ * Prefixes of one bucket in a sandbox started on first use (in this test process), through the S3 store over
+ * HTTP, as the CLI reaches them with `s3:http://127.0.0.1:PORT/BUCKET/PREFIX`. Copies go through the Store
+ * interface (get and put), so a copy is exactly what another store would hold. The sandbox and the S3 store
+ * come from their packages by name (test-only dependencies: the repository's sources never import them).
+ */
+export function sandboxS3Factory(): StoreFactory {
+  const bucket = 'maintenance';
+  let n = 0;
+  let started: Promise<S3World> | undefined;
+  const env: Record<string, string> = {};
+  const stores: Store[] = [];
+  const world = () => {
+    started ??= startS3World(bucket).then((w) => {
+      Object.assign(env, w.env);
+      return w;
+    });
+    return started;
+  };
+  const create = async (label: string): Promise<StoreTarget> => {
+    const w = await world();
+    const location = `s3:${w.endpoint}/${bucket}/${label.replace(/[^a-z0-9-]/gi, '_')}-${n++}`;
+    const store = new w.S3Store(location, {
+      client: { credentials: w.credentials },
+      maxAttempts: 3,
+    }) as Store;
+    stores.push(store);
+    return { location, store };
+  };
+  return {
+    name: 'sandbox S3',
+    env,
+    create,
+    async copy(from, label) {
+      const to = await create(label);
+      await copyObjects(from.store, to.store);
+      return to;
+    },
+    async dispose() {
+      if (!started) return;
+      const w = await started;
+      for (const s of stores) await (s as Store & { close?: () => Promise<void> }).close?.();
+      await w.close();
+    },
+  };
+}
+
+interface S3World {
+  endpoint: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  env: Record<string, string>;
+  S3Store: new (location: string, options: object) => unknown;
+  close(): Promise<void>;
+}
+
+async function startS3World(bucket: string): Promise<S3World> {
+  const sandboxPkg = '@lifeboat/sandbox';
+  const awsPkg = '@lifeboat/aws';
+  const s3Pkg = '@aws-sdk/client-s3';
+  const { startSandbox } = await import(sandboxPkg);
+  const { S3Store } = await import(awsPkg);
+  const { S3Client, CreateBucketCommand } = await import(s3Pkg);
+  const sandbox = await startSandbox({ fast: true });
+  const account = sandbox.accounts[1];
+  const credentials = { accessKeyId: account.accessKeyId, secretAccessKey: account.secretAccessKey };
+  const admin = new S3Client({
+    endpoint: sandbox.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials,
+  });
+  await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+  admin.destroy();
+  return {
+    endpoint: sandbox.endpoint,
+    credentials,
+    S3Store,
+    env: {
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
+    close: () => sandbox.close(),
+  };
+}
+
+/**
+ * The store factories the suites run on: the local folder store and the sandbox's S3 (LIFEBOAT_TEST_S3=0 leaves
+ * S3 out, e.g. to iterate quickly on a case).
  */
 export function storeFactories(): StoreFactory[] {
-  return [localFolderFactory()];
+  return process.env.LIFEBOAT_TEST_S3 === '0'
+    ? [localFolderFactory()]
+    : [localFolderFactory(), sandboxS3Factory()];
 }
 
 /** Copies every object of one store into another, through the Store interface only (any store to any store). */

@@ -265,7 +265,7 @@ function cacheIo<T>(dir: string, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof RepositoryError) throw err;
+    if (isRepositoryError(err)) throw err;
     const e = err as NodeJS.ErrnoException;
     if (!e.code) throw err;
     throw new RepositoryError(

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, type Dirent } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { RepositoryError } from '../errors.js';
+import { isRepositoryError, RepositoryError } from '../errors.js';
 import { isValidKey, type ObjectInfo, type Store } from './store.js';
 
 const TMP_DIR = '.tmp';
@@ -168,7 +168,7 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 function storeError(err: unknown, what: string): RepositoryError {
-  if (err instanceof RepositoryError) return err;
+  if (isRepositoryError(err)) return err;
   const code = (err as NodeJS.ErrnoException).code;
   const reason = (err as Error).message;
   if (code === 'ENOENT')
