@@ -8,8 +8,7 @@ import {
   packKey,
   TREE_PACK_PREFIX,
 } from './format.js';
-import { decodeIndexFile } from './index/file.js';
-import { MemoryBlobIndex } from './index/master.js';
+import type { BlobIndex } from './index/master.js';
 import type { DiskRecord, Manifest } from './manifest.js';
 import { type IndexEntry, readPackTrailer } from './pack.js';
 import type { Progress } from './progress.js';
@@ -68,54 +67,51 @@ export async function checkRepository(
   for (const prefix of [DATA_PREFIX, TREE_PACK_PREFIX])
     for await (const o of repo.store.list(prefix)) packs.set(o.key, o.size);
   report.stats.packs = packs.size;
-  const index = await loadIndexTolerant(repo, report);
-  report.stats.blobs = index.size;
-
-  const bad = new Map<string, string>(); // blob id (latin1) -> reason
-  for (const e of index.entries()) {
-    const size = packs.get(packKey(e.type, e.packId));
-    if (size === undefined) bad.set(e.id.toString('latin1'), `pack ${packKey(e.type, e.packId)} is missing`);
-    else if (e.offset + e.length > size)
-      bad.set(e.id.toString('latin1'), `pack ${packKey(e.type, e.packId)} is truncated (${size} bytes)`);
-  }
-  if (options.readData) await readAllPacks(repo, packs, index, bad, report, options);
-
-  const manifests = await loadManifests(repo, report);
-  report.stats.points = manifests.length;
-  for (const m of manifests) {
-    for (const disk of m.disks) {
-      const ranges = await checkDisk(repo, index, bad, disk);
-      if (ranges.length) report.damaged.push({ point: m.id, disk: disk.name, ranges });
+  // The index is built afresh from the store (not the local cache) on disk, so memory stays bounded whatever
+  // the number of blobs: check must see what a restore on another machine would see.
+  let damagedFiles = 0;
+  const index = await repo.openFreshIndex((key, err) => {
+    damagedFiles++;
+    report.problems.push(err.message.includes(key) ? err.message : `index file ${key}: ${err.message}`);
+  });
+  try {
+    for await (const _ of repo.store.list(INDEX_PREFIX)) report.stats.indexFiles++;
+    report.stats.indexFiles -= damagedFiles;
+    const bad = new Map<string, string>(); // blob id (latin1) -> reason
+    const indexedInPack = new Map<string, number>(); // pack key -> blobs the index places there
+    for (const e of index.entries()) {
+      report.stats.blobs++;
+      const key = packKey(e.type, e.packId);
+      indexedInPack.set(key, (indexedInPack.get(key) ?? 0) + 1);
+      const size = packs.get(key);
+      if (size === undefined) bad.set(e.id.toString('latin1'), `pack ${key} is missing`);
+      else if (e.offset + e.length > size)
+        bad.set(e.id.toString('latin1'), `pack ${key} is truncated (${size} bytes)`);
     }
-  }
-  for (const [k, reason] of bad) {
-    const e = index.get(Buffer.from(k, 'latin1'));
-    report.badBlobs.push({
-      id: Buffer.from(k, 'latin1').toString('hex'),
-      packId: e?.packId,
-      type: e?.type,
-      reason,
-    });
+    if (options.readData) await readAllPacks(repo, packs, index, indexedInPack, bad, report, options);
+
+    const manifests = await loadManifests(repo, report);
+    report.stats.points = manifests.length;
+    for (const m of manifests) {
+      for (const disk of m.disks) {
+        const ranges = await checkDisk(repo, index, bad, disk);
+        if (ranges.length) report.damaged.push({ point: m.id, disk: disk.name, ranges });
+      }
+    }
+    for (const [k, reason] of bad) {
+      const e = index.get(Buffer.from(k, 'latin1'));
+      report.badBlobs.push({
+        id: Buffer.from(k, 'latin1').toString('hex'),
+        packId: e?.packId,
+        type: e?.type,
+        reason,
+      });
+    }
+  } finally {
+    index.close();
   }
   report.ok = report.problems.length === 0 && report.damaged.length === 0;
   return report;
-}
-
-async function loadIndexTolerant(repo: Repository, report: CheckReport): Promise<MemoryBlobIndex> {
-  const index = new MemoryBlobIndex();
-  const files = [];
-  for await (const o of repo.store.list(INDEX_PREFIX)) {
-    const id = o.key.slice(INDEX_PREFIX.length);
-    try {
-      files.push(decodeIndexFile(repo.key, repo.codec, id, await repo.store.get(o.key)));
-    } catch (err) {
-      report.problems.push(`index file ${o.key}: ${(err as Error).message}`);
-    }
-  }
-  report.stats.indexFiles = files.length;
-  const superseded = new Set(files.flatMap((f) => f.supersedes));
-  for (const f of files) if (!superseded.has(f.id)) for (const e of f.entries) index.add(e);
-  return index;
 }
 
 async function loadManifests(repo: Repository, report: CheckReport): Promise<Manifest[]> {
@@ -130,30 +126,33 @@ async function loadManifests(repo: Repository, report: CheckReport): Promise<Man
   return out;
 }
 
+/**
+ * Reads every pack whole (one per worker at a time) and verifies each blob the index places in it. Which blobs
+ * those are comes from the pack's own trailer looked up in the index, not from a list of every index entry
+ * grouped by pack (that would hold the whole index in memory); a pack the index places more blobs in than its
+ * trailer confirms is resolved by one more pass over the index at the end.
+ */
 async function readAllPacks(
   repo: Repository,
   packs: Map<string, number>,
-  index: MemoryBlobIndex,
+  index: BlobIndex,
+  indexedInPack: Map<string, number>,
   bad: Map<string, string>,
   report: CheckReport,
   options: { progress?: Progress; workers?: number },
 ): Promise<void> {
-  const byPack = new Map<string, IndexEntry[]>();
-  for (const e of index.entries()) {
-    const k = packKey(e.type, e.packId);
-    const list = byPack.get(k) ?? [];
-    list.push(e);
-    byPack.set(k, list);
-  }
   const pool = new WorkerPool({ secret: repo.key.secret, repositoryId: repo.id }, options.workers);
   options.progress?.start(
     'read data',
     [...packs.values()].reduce((a, b) => a + b, 0),
   );
+  const unconfirmed = new Map<string, Set<string> | undefined>(); // pack key -> trailer ids (undefined: unreadable)
   try {
     const inFlight: Array<Promise<void>> = [];
     for (const [key, size] of packs) {
-      inFlight.push(verifyPack(repo, pool, key, byPack.get(key) ?? [], bad, report));
+      inFlight.push(
+        verifyPack(repo, pool, key, index, indexedInPack.get(key) ?? 0, bad, report, unconfirmed),
+      );
       if (inFlight.length >= pool.size) await inFlight.shift();
       options.progress?.advance(size);
     }
@@ -162,20 +161,29 @@ async function readAllPacks(
     await pool.close();
     options.progress?.done();
   }
+  if (unconfirmed.size === 0) return;
+  for (const e of index.entries()) {
+    const key = packKey(e.type, e.packId);
+    if (!unconfirmed.has(key)) continue;
+    const k = e.id.toString('latin1');
+    const trailer = unconfirmed.get(key);
+    if (!trailer) {
+      if (!bad.has(k)) bad.set(k, `pack ${key} is unreadable`);
+    } else if (!trailer.has(k)) bad.set(k, `pack ${key} disagrees with the index`);
+  }
 }
 
 async function verifyPack(
   repo: Repository,
   pool: WorkerPool,
   key: string,
-  indexed: IndexEntry[],
+  index: BlobIndex,
+  indexed: number,
   bad: Map<string, string>,
   report: CheckReport,
+  unconfirmed: Map<string, Set<string> | undefined>,
 ): Promise<void> {
   const packId = key.slice(key.lastIndexOf('/') + 1);
-  const markAll = (reason: string) => {
-    for (const e of indexed) if (!bad.has(e.id.toString('latin1'))) bad.set(e.id.toString('latin1'), reason);
-  };
   let pack: Buffer;
   let trailer: IndexEntry[];
   try {
@@ -184,15 +192,23 @@ async function verifyPack(
     trailer = readPackTrailer(repo.key, packId, pack, `pack ${key}`);
   } catch (err) {
     report.problems.push(`pack ${key}: ${(err as Error).message}`);
-    markAll(`pack ${key} is unreadable`);
+    if (indexed > 0) unconfirmed.set(key, undefined);
     return;
   }
-  const inTrailer = new Map(trailer.map((e) => [e.id.toString('latin1'), e]));
-  for (const e of indexed) {
-    const t = inTrailer.get(e.id.toString('latin1'));
-    if (!t || t.offset !== e.offset || t.length !== e.length)
-      bad.set(e.id.toString('latin1'), `pack ${key} disagrees with the index`);
-  }
+  // Only the copy the index points to is in use: a damaged copy elsewhere (repaired, or garbage) is not damage.
+  const inUse = trailer.map((t) => {
+    const e = index.get(t.id);
+    return e !== undefined && e.packId === packId && packKey(e.type, e.packId) === key ? e : undefined;
+  });
+  let confirmed = 0;
+  inUse.forEach((e, i) => {
+    if (!e) return;
+    confirmed++;
+    const t = trailer[i]!;
+    if (t.offset !== e.offset || t.length !== e.length)
+      bad.set(t.id.toString('latin1'), `pack ${key} disagrees with the index`);
+  });
+  if (confirmed < indexed) unconfirmed.set(key, new Set(trailer.map((t) => t.id.toString('latin1'))));
   const { job, worker } = pool.newJob();
   const bytes = new Uint8Array(pack.buffer, pack.byteOffset, pack.byteLength);
   const transfer =
@@ -219,11 +235,9 @@ async function verifyPack(
     transfer,
   );
   report.stats.blobsVerified += trailer.length;
-  // Only the copy the index points to is in use: a damaged copy elsewhere (repaired, or garbage) is not damage.
-  const inUse = new Set(indexed.map((e) => e.id.toString('latin1')));
   result.errors.forEach((error, i) => {
+    if (!error || !inUse[i]) return;
     const k = trailer[i]!.id.toString('latin1');
-    if (!error || !inUse.has(k)) return;
     bad.set(k, `pack ${key}: ${error}`);
     report.problems.push(`pack ${key}: blob ${trailer[i]!.id.toString('hex').slice(0, 16)}: ${error}`);
   });
@@ -232,7 +246,7 @@ async function verifyPack(
 /** Walks a disk map; returns the damaged byte ranges, merged. */
 async function checkDisk(
   repo: Repository,
-  index: MemoryBlobIndex,
+  index: BlobIndex,
   bad: Map<string, string>,
   disk: DiskRecord,
 ): Promise<DamagedRange[]> {

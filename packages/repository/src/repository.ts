@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { blobId, openBlob } from './blob.js';
 import { Codec } from './compress.js';
 import { checkpoint } from './crash.js';
@@ -29,6 +31,7 @@ import {
 } from './format.js';
 import { defaultCacheRoot, indexCacheDir, openPagedIndex, type PagedIndexOptions } from './index/cache.js';
 import { type BlobIndex, loadMemoryIndex } from './index/master.js';
+import type { PagedBlobIndex } from './index/paged.js';
 import { decodeManifest, type Manifest } from './manifest.js';
 import type { IndexEntry } from './pack.js';
 import type { ObjectInfo, Store } from './store/store.js';
@@ -299,6 +302,31 @@ export class Repository {
     return openPagedIndex(src, dir, this.indexOptions.paged);
   }
 
+  /**
+   * A paged index built afresh from the index files in the store, in a private folder beside the index cache
+   * (so that what it says is the store's truth, not the cache's), with damaged index files reported to
+   * `onDamaged` and skipped instead of failing. Memory is bounded as for the cache; close() removes the folder.
+   * Folders left by a killed process are removed by the next call after a day.
+   */
+  async openFreshIndex(onDamaged: (key: string, error: RepositoryError) => void): Promise<PagedBlobIndex> {
+    const parent = join(this.indexOptions.cacheDir ?? defaultCacheRoot(), this.id);
+    removeStaleFolders(parent, 'fresh-', 86_400_000);
+    const dir = join(parent, `fresh-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const src = { repository: this.id, store: this.store, key: this.key, codec: this.codec };
+    try {
+      const index = await openPagedIndex(src, dir, { ...this.indexOptions.paged, onDamaged });
+      const close = index.close.bind(index);
+      index.close = () => {
+        close();
+        rmSync(dir, { recursive: true, force: true });
+      };
+      return index;
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
   /** Forgets the loaded index, so that the next loadIndex reads the store again (after prune rewrote it). */
   invalidateIndex(): void {
     this.index = undefined;
@@ -436,4 +464,22 @@ export function passwordUnlocker(password: string): Unlocker {
 export function recoveryUnlocker(recoveryKey: string): Unlocker {
   const kek = parseRecoveryKey(recoveryKey);
   return { kind: 'recovery', what: 'recovery key', open: async (id, slot) => openKekSlot(id, slot, kek) };
+}
+
+/** Removes the folders named prefix* in parent older than maxAgeMs (left by killed processes); best effort. */
+function removeStaleFolders(parent: string, prefix: string, maxAgeMs: number): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent).filter((n) => n.startsWith(prefix));
+  } catch {
+    return; // no cache folder yet
+  }
+  for (const n of names) {
+    const path = join(parent, n);
+    try {
+      if (Date.now() - statSync(path).mtimeMs > maxAgeMs) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // another process removed it first
+    }
+  }
 }

@@ -186,6 +186,35 @@ describe('image backup and restore', () => {
       [3 * CHUNK_SIZE, 4 * CHUNK_SIZE - 1],
       [5 * CHUNK_SIZE, 6 * CHUNK_SIZE - 1],
     ]);
+    // reading the data: the pack's trailer is gone, so every blob the index places in it is named unreadable
+    const reopened = await Repository.open(new LocalStore(p('r4/repo')), 'test password');
+    const unreadable = await checkRepository(reopened, { readData: true, workers: 1 });
+    expect(unreadable.problems.some((x) => x.includes(pack.slice(pack.indexOf('/data/') + 1)))).toBe(true);
+    expect(unreadable.badBlobs.map((b) => b.reason).sort()).toEqual([
+      expect.stringMatching(/is truncated/),
+      expect.stringMatching(/is truncated/),
+      expect.stringMatching(/is truncated/),
+    ]);
+    expect(unreadable.damaged[0]!.ranges).toHaveLength(3);
+    // check builds its index afresh in a private folder and removes it
+    const cacheOfRepo = join(process.env.LIFEBOAT_CACHE!, reopened.id);
+    expect(readdirSync(cacheOfRepo).filter((n) => n.startsWith('fresh-'))).toEqual([]);
+    // a damaged index file is a problem, not a failure of check: what it indexed is named as in no index file
+    const indexFile = files(p('r4/repo')).find((f) => f.includes('/index/'))!;
+    writeFileSync(indexFile, Buffer.from('not an index file'));
+    const noIndex = await checkRepository(
+      await Repository.open(new LocalStore(p('r4/repo')), 'test password'),
+    );
+    expect(noIndex.ok).toBe(false);
+    expect(
+      noIndex.problems.some((x) => x.startsWith('index file meta/index/')),
+      noIndex.problems.join('; '),
+    ).toBe(true);
+    const reasons = noIndex.damaged[0]!.ranges.map((r) => r.reason);
+    expect(
+      reasons.some((r) => /is in no index file/.test(r)),
+      reasons.join('; '),
+    ).toBe(true);
   });
 
   it('manages password key slots', async () => {
