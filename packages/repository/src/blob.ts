@@ -11,11 +11,29 @@ const RAW = 0;
 const ZSTD = 1;
 const FLAG = [Buffer.from([RAW]), Buffer.from([ZSTD])] as const;
 
-/** Compresses when that saves at least 1/64 of the size (not worth a decompression otherwise), then seals. */
+/** A blob's content before sealing: its compression flag and payload. Needs no key. */
+export interface PackedBlob {
+  zstd: boolean;
+  payload: Uint8Array;
+}
+
+/**
+ * Compresses when that saves at least 1/64 of the size (not worth a decompression otherwise). A transient
+ * payload lives in the codec's scratch buffer: seal it before the codec compresses again.
+ */
+export function packBlob(codec: Codec, plain: Uint8Array, transient = false): PackedBlob {
+  const packed = codec.compressTransient(plain);
+  const zstd = packed.length < plain.length - (plain.length >> 6);
+  if (!zstd) return { zstd, payload: plain };
+  return { zstd, payload: transient ? packed : Buffer.from(packed) };
+}
+
+export function sealPacked(key: MasterKey, id: Uint8Array, packed: PackedBlob): Buffer[] {
+  return seal(key.blobKey, id, [FLAG[packed.zstd ? ZSTD : RAW], packed.payload]);
+}
+
 export function sealBlob(key: MasterKey, codec: Codec, id: Uint8Array, plain: Uint8Array): Buffer[] {
-  const packed = codec.compress(plain);
-  const useZstd = packed.length < plain.length - (plain.length >> 6);
-  return seal(key.blobKey, id, useZstd ? [FLAG[ZSTD], packed] : [FLAG[RAW], plain]);
+  return sealPacked(key, id, packBlob(codec, plain, true));
 }
 
 export function sealedLength(parts: readonly Uint8Array[]): number {
@@ -26,7 +44,8 @@ export function sealedLength(parts: readonly Uint8Array[]): number {
 
 /**
  * Opens a blob, checks its length and (with verifyId) that its content hashes to its id, so that no wrong data
- * is ever returned as right.
+ * is ever returned as right. A compressed blob is decompressed into `into` when given and large enough (a
+ * reused block buffer); the result is then a view of it.
  */
 export function openBlob(
   key: MasterKey,
@@ -36,6 +55,7 @@ export function openBlob(
   rawLength: number,
   verifyId: boolean,
   what: string,
+  into?: Buffer,
 ): Buffer {
   if (sealed.length < SEAL_OVERHEAD + 1) throw new RepositoryError('REPO_CORRUPT', `${what} is truncated`);
   const inner = open(key.blobKey, id, sealed, what);
@@ -44,7 +64,10 @@ export function openBlob(
   if (flag === RAW) plain = inner.subarray(1);
   else if (flag === ZSTD) {
     try {
-      plain = codec.decompress(inner.subarray(1));
+      plain =
+        into && rawLength <= into.length
+          ? into.subarray(0, codec.decompressInto(into, inner.subarray(1)))
+          : codec.decompress(inner.subarray(1));
     } catch (cause) {
       throw new RepositoryError('REPO_CORRUPT', `${what} does not decompress`, { cause });
     }
