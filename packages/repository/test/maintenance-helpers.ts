@@ -1,6 +1,6 @@
 /**
  * Helpers of the maintenance tests (crash, interleaving, retention, lease, kill -9): a store factory so that
- * the same cases run on the local folder store now and on S3 later, a test clock shared by every repository of
+ * the same cases run on the local folder store and on the sandbox's S3, a test clock shared by every repository of
  * a case (and by the store, for the objects' times), a controller of checkpoints that pauses one operation at a
  * named step, small deterministic disk images and the verification every case ends with (every restore point
  * restores byte-identical; check is clean).
