@@ -148,9 +148,9 @@ export class S3Store implements Store {
     return this.read(key);
   }
 
-  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+  async getRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Buffer> {
     if (length === 0) return Buffer.alloc(0);
-    const buf = await this.read(key, `bytes=${offset}-${offset + length - 1}`);
+    const buf = await this.read(key, `bytes=${offset}-${offset + length - 1}`, into);
     if (buf.length < length) {
       throw new RepositoryError(
         'REPO_CORRUPT',
@@ -160,7 +160,7 @@ export class S3Store implements Store {
     return buf;
   }
 
-  private async read(key: string, range?: string): Promise<Buffer> {
+  private async read(key: string, range?: string, into?: Uint8Array): Promise<Buffer> {
     try {
       const r = await this.client.send(
         new GetObjectCommand({
@@ -173,7 +173,13 @@ export class S3Store implements Store {
       const chunks: Buffer[] = [];
       for await (const c of r.Body as AsyncIterable<Uint8Array>)
         chunks.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
-      return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      if (chunks.length === 1) return chunks[0]!;
+      const size = chunks.reduce((n, c) => n + c.length, 0);
+      if (!into || into.length < size) return Buffer.concat(chunks, size);
+      const out = Buffer.from(into.buffer, into.byteOffset, size);
+      let at = 0;
+      for (const c of chunks) at += c.copy(out, at);
+      return out;
     } catch (err) {
       if (range && nameOf(err) === 'InvalidRange') {
         throw new RepositoryError(

@@ -108,10 +108,20 @@ export async function restoreDisk(
     const tree = diskTree(repo, point, disk);
     const inFlight: Array<Promise<void>> = [];
     const limit = pool.size * RUNS_PER_WORKER;
+    const buffers: ArrayBuffer[] = [];
     for await (const run of runsOf(tree, index.get.bind(index), point, disk)) {
       checkAborted(options.signal, `the restore of ${disk.name} to ${target}`);
       inFlight.push(
-        restoreRun(repo, pool, run, fd, disk, point, Boolean(options.verifyIds), options.progress),
+        restoreRun(
+          repo,
+          pool,
+          run,
+          { fd, buffers },
+          disk,
+          point,
+          Boolean(options.verifyIds),
+          options.progress,
+        ),
       );
       if (inFlight.length >= limit) await inFlight.shift();
     }
@@ -175,19 +185,24 @@ async function* runsOf(
   if (run) yield run;
 }
 
+/**
+ * Reads a run of a pack and has a worker open and write its blobs. Read buffers go to the worker and come back
+ * with its reply, to be read into again: a fresh 8 MiB buffer per run costs page faults on every byte restored.
+ */
 async function restoreRun(
   repo: Repository,
   pool: WorkerPool,
   run: Run,
-  fd: number,
+  { fd, buffers }: { fd: number; buffers: ArrayBuffer[] },
   disk: DiskRecord,
   point: Manifest,
   verifyIds: boolean,
   progress?: Progress,
 ): Promise<void> {
   let bytes: Buffer;
+  const into = new Uint8Array(buffers.pop() ?? new ArrayBuffer(RUN_MAX_BYTES));
   try {
-    bytes = await repo.store.getRange(packKey('data', run.packId), run.offset, run.length);
+    bytes = await repo.store.getRange(packKey('data', run.packId), run.offset, run.length, into);
   } catch (err) {
     const first = run.items[0]!.block;
     throw damaged(
@@ -200,7 +215,8 @@ async function restoreRun(
   }
   const { job, worker } = pool.newJob();
   const run8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const transferable = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  const transferable =
+    bytes.buffer === into.buffer || (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength);
   const result = await pool.request<OpenResult>(
     worker,
     {
@@ -220,6 +236,7 @@ async function restoreRun(
     },
     transferable ? [bytes.buffer as ArrayBuffer] : [],
   );
+  if (result.run?.buffer.byteLength === RUN_MAX_BYTES) buffers.push(result.run.buffer as ArrayBuffer);
   const bad = result.errors.findIndex((e) => e !== null);
   if (bad >= 0)
     throw damaged(point, disk, run.items[bad]!.block, `pack ${run.packId}: ${result.errors[bad]}`);

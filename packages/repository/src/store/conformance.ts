@@ -62,6 +62,13 @@ export const storeConformance: Record<string, ConformanceCheck> = {
       'middle range',
     );
     assert((await store.getRange('data/cd/range', 9999, 1)).equals(data.subarray(9999)), 'last byte');
+    const into = new Uint8Array(8000).fill(7);
+    const viaInto = await store.getRange('data/cd/range', 100, 6000, into);
+    assert(viaInto.equals(data.subarray(100, 6100)), 'getRange into a caller buffer returns the range');
+    assert(
+      viaInto.buffer !== into.buffer || (viaInto.byteOffset === into.byteOffset && into[6000] === 7),
+      'a range read into a caller buffer starts at its start and stays within the range',
+    );
     await expectCode(store.getRange('data/cd/range', 9000, 2000), 'REPO_CORRUPT', 'range past the end');
   },
   async 'missing objects are NOT_FOUND, stat undefined'(store) {

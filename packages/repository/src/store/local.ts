@@ -71,11 +71,14 @@ export class LocalStore implements Store {
     }
   }
 
-  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+  async getRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Buffer> {
     let fh: Awaited<ReturnType<typeof open>> | undefined;
     try {
       fh = await open(this.path(key), constants.O_RDONLY);
-      const buf = Buffer.allocUnsafe(length);
+      const buf =
+        into && into.length >= length
+          ? Buffer.from(into.buffer, into.byteOffset, length)
+          : Buffer.allocUnsafe(length);
       let done = 0;
       while (done < length) {
         const { bytesRead } = await fh.read(buf, done, length - done, offset + done);

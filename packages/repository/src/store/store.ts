@@ -1,5 +1,5 @@
 /**
- * The narrow interface between the repository and where its objects live (a local folder now, S3 next).
+ * The narrow interface between the repository and where its objects live (a local folder, an S3 bucket).
  * Objects are write-once: put refuses to replace an existing object, so that S3 Object Lock can later protect
  * every object; deletion is a separate, explicit step. Every store must pass the conformance suite in
  * ./conformance.ts.
@@ -23,8 +23,12 @@ export interface Store {
   put(key: string, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   /** Whole object; NOT_FOUND when missing. */
   get(key: string): Promise<Buffer>;
-  /** length bytes from offset; NOT_FOUND when missing, REPO_CORRUPT when the object is shorter than asked. */
-  getRange(key: string, offset: number, length: number): Promise<Buffer>;
+  /**
+   * length bytes from offset; NOT_FOUND when missing, REPO_CORRUPT when the object is shorter than asked. With
+   * `into` (at least length bytes) the store may read into it and return a view of it, saving an allocation per
+   * read (restore recycles its read buffers); callers use whatever buffer is returned.
+   */
+  getRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Buffer>;
   /** Size of the object, or undefined when it does not exist. */
   stat(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with prefix, in no particular order. */

@@ -68,6 +68,8 @@ export interface OpenResult {
   job: number;
   /** Per item: null when fine, else what is wrong. */
   errors: Array<string | null>;
+  /** The run's bytes, handed back (transferred) after a restore's write, for the next read. */
+  run?: Uint8Array;
 }
 
 export type WorkerRequest = HashRequest | SealRequest | OpenRequest;

@@ -162,7 +162,7 @@ function seal(req: SealRequest): { reply: WorkerReply; transfer: ArrayBuffer[] }
   return { reply: { job: req.job, sealed }, transfer };
 }
 
-function openRun(req: OpenRequest): WorkerReply {
+function openRun(req: OpenRequest): { reply: WorkerReply; transfer: ArrayBuffer[] } {
   const run = Buffer.from(req.run.buffer, req.run.byteOffset, req.run.byteLength);
   const pending: Array<{ block: number; data: Buffer }> = [];
   const buffers: Buffer[] = [];
@@ -195,7 +195,9 @@ function openRun(req: OpenRequest): WorkerReply {
   } finally {
     for (const b of buffers) giveBack(b);
   }
-  return { job: req.job, errors };
+  // A restore's read buffer goes back to the main thread to be read into again (nothing here refers to it now).
+  if (req.fd < 0) return { reply: { job: req.job, errors }, transfer: [] };
+  return { reply: { job: req.job, errors, run: req.run }, transfer: [req.run.buffer as ArrayBuffer] };
 }
 
 /**
@@ -246,8 +248,10 @@ parentPort!.on('message', (req: WorkerRequest | WorkerMessage | { op: 'close'; f
     else if (req.op === 'seal') {
       const { reply, transfer } = seal(req);
       parentPort!.postMessage(reply, transfer);
-    } else if (req.op === 'open') parentPort!.postMessage(openRun(req));
-    else if (req.op === 'close') closeSync(req.fd);
+    } else if (req.op === 'open') {
+      const { reply, transfer } = openRun(req);
+      parentPort!.postMessage(reply, transfer);
+    } else if (req.op === 'close') closeSync(req.fd);
   } catch (err) {
     parentPort!.postMessage({ job: (req as { job?: number }).job ?? -1, error: describe(err) });
   }
