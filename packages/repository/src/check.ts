@@ -274,7 +274,10 @@ async function checkDisk(
     if (reason) return mark(firstBlock, Math.min(span, blocks - firstBlock), `tree node: ${reason}`);
     let node: ReturnType<typeof decodeNode>;
     try {
-      node = decodeNode(await repo.loadBlob(id, `disk ${disk.name} tree`), `disk ${disk.name} tree node`);
+      node = decodeNode(
+        await repo.loadBlob(id, `disk ${disk.name} tree`, index),
+        `disk ${disk.name} tree node`,
+      );
     } catch (err) {
       return mark(firstBlock, Math.min(span, blocks - firstBlock), `tree node: ${(err as Error).message}`);
     }

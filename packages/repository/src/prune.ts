@@ -20,6 +20,7 @@ import { type BlobSet, markReachable } from './reachable.js';
 import type { Repository } from './repository.js';
 import { activeSessions, type SessionRecord } from './sessions.js';
 import type { ObjectInfo } from './store/store.js';
+import { append } from './util.js';
 
 /**
  * Garbage collection that never blocks backups and never deletes what a backup may still need. Two phases:
@@ -303,7 +304,7 @@ async function repack(repo: Repository, packs: PackUse[]): Promise<void> {
     delete builders[type];
     await repo.store.put(packKey(type, b.packId), b.finish(repo.key));
     await checkpoint('prune:repack-pack-stored');
-    entries.push(...b.entries);
+    append(entries, b.entries);
   };
   for (const p of packs) {
     for (const e of p.live.sort((a, b) => a.offset - b.offset)) {

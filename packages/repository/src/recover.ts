@@ -3,6 +3,7 @@ import { writeIndexFiles } from './index/file.js';
 import { fetchPackTrailer, type IndexEntry } from './pack.js';
 import type { Repository } from './repository.js';
 import type { SessionRecord } from './sessions.js';
+import { append } from './util.js';
 
 /** Tolerated clock difference between the host that wrote a marker and the store's clock. */
 const SKEW_MS = 5 * 60_000;
@@ -32,7 +33,7 @@ export async function indexOrphanPacks(repo: Repository, ownSession: string): Pr
         continue; // unreadable: check reports it if anything uses it, prune removes it otherwise
       }
       if (entries.some((e) => index.get(e.id)?.packId === packId)) continue; // indexed already
-      found.push(...entries);
+      append(found, entries);
     }
   }
   if (found.length === 0) return 0;

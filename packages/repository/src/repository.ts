@@ -342,8 +342,9 @@ export class Repository {
     else for (const e of entries) this.index.add(e);
   }
 
-  async lookup(id: Buffer, what: string): Promise<IndexEntry> {
-    const entry = (await this.loadIndex()).get(id);
+  /** Where a blob is, by the repository's index or the one given (check's own). */
+  async lookup(id: Buffer, what: string, index?: BlobIndex): Promise<IndexEntry> {
+    const entry = (index ?? (await this.loadIndex())).get(id);
     if (!entry)
       throw new RepositoryError(
         'REPO_CORRUPT',
@@ -352,9 +353,9 @@ export class Repository {
     return entry;
   }
 
-  /** Reads, authenticates and verifies one blob. */
-  async loadBlob(id: Buffer, what: string): Promise<Buffer> {
-    const e = await this.lookup(id, what);
+  /** Reads, authenticates and verifies one blob (located by the repository's index or the one given). */
+  async loadBlob(id: Buffer, what: string, index?: BlobIndex): Promise<Buffer> {
+    const e = await this.lookup(id, what, index);
     const sealed = await this.store.getRange(packKey(e.type, e.packId), e.offset, e.length);
     return openBlob(this.key, this.codec, id, sealed, e.rawLength, true, `${what} (pack ${e.packId})`);
   }

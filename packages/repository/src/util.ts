@@ -15,3 +15,11 @@ export async function mapLimit<T, R>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
   return out;
 }
+
+/**
+ * Appends items to target. `target.push(...items)` passes every item as an argument and overflows the stack
+ * past ~100k items (a pack of tiny compressed blobs holds half a million).
+ */
+export function append<T>(target: T[], items: readonly T[]): void {
+  for (const item of items) target.push(item);
+}

@@ -1,10 +1,11 @@
 import { sealBlob } from './blob.js';
 import { checkpoint } from './crash.js';
 import { type BlobType, indexKey, PACK_TARGET_SIZE, packKey } from './format.js';
-import { encodeIndexFile, newIndexId } from './index/file.js';
+import { encodeIndexFile, INDEX_FILE_MAX_ENTRIES, newIndexId } from './index/file.js';
 import { MemoryBlobIndex } from './index/master.js';
 import { type IndexEntry, PackBuilder } from './pack.js';
 import type { Repository } from './repository.js';
+import { append } from './util.js';
 
 /** Packs stored before an index file names them; also bounds what an interrupted backup must redo. */
 const PACKS_PER_INDEX = 16;
@@ -85,7 +86,7 @@ export class BlobWriter {
         await checkpoint(`backup:${type}-pack-stored`);
         this.bytesStored += pack.size;
         this.packsStored++;
-        this.stored.push(...pack.entries);
+        append(this.stored, pack.entries);
         this.storedPacks++;
       })
       .catch((err) => {
@@ -95,14 +96,20 @@ export class BlobWriter {
         this.uploads.delete(upload);
       });
     this.uploads.add(upload);
-    if (this.storedPacks >= PACKS_PER_INDEX) await this.writeIndex();
+    if (this.storedPacks >= PACKS_PER_INDEX || this.stored.length >= INDEX_FILE_MAX_ENTRIES)
+      await this.writeIndex();
   }
 
+  /** Index files for the stored packs, at most INDEX_FILE_MAX_ENTRIES entries each (packs of tiny blobs). */
   private async writeIndex(): Promise<void> {
-    if (this.stored.length === 0) return;
-    const entries = this.stored;
+    const all = this.stored;
     this.stored = [];
     this.storedPacks = 0;
+    for (let i = 0; i < all.length; i += INDEX_FILE_MAX_ENTRIES)
+      await this.writeIndexFile(all.slice(i, i + INDEX_FILE_MAX_ENTRIES));
+  }
+
+  private async writeIndexFile(entries: IndexEntry[]): Promise<void> {
     const id = newIndexId();
     await checkpoint('backup:before-index');
     await this.repo.store.put(
@@ -111,6 +118,9 @@ export class BlobWriter {
     );
     await checkpoint('backup:after-index');
     this.repo.indexCommitted(entries, id);
+    // Indexed now: the repository's (paged) index answers for them, so this writer's memory stays bounded by
+    // what is not yet indexed (open packs, uploads in flight, at most PACKS_PER_INDEX packs).
+    for (const e of entries) this.pending.delete(e.id);
   }
 
   /** Stores every open pack and the index files naming them: data packs before the tree packs that name them. */

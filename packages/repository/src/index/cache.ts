@@ -6,7 +6,7 @@ import type { MasterKey } from '../crypto/keys.js';
 import { isRepositoryError, RepositoryError } from '../errors.js';
 import { INDEX_PREFIX } from '../format.js';
 import type { Store } from '../store/store.js';
-import { mapLimit } from '../util.js';
+import { append, mapLimit } from '../util.js';
 import { mergeRuns } from './merge.js';
 import { DEFAULT_LIMITS, PagedBlobIndex, type PagedIndexLimits } from './paged.js';
 import {
@@ -80,7 +80,7 @@ export async function openPagedIndex(
   const held = holdSources(runs, listed);
   const fetch = [...listed.keys()].filter((id) => !held.has(id));
   const built = await buildRuns(src, dir, fetch, listed, tuning, options);
-  runs.push(...built);
+  append(runs, built);
   // A superseded index file stops counting, whether the file that supersedes it was cached or just read.
   const superseded = new Set<string>();
   for (const run of runs)

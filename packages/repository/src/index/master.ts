@@ -46,6 +46,10 @@ export class MemoryBlobIndex implements BlobIndex {
     if (!this.map.has(k)) this.map.set(k, entry);
   }
 
+  delete(id: Uint8Array): void {
+    this.map.delete(MemoryBlobIndex.key(id));
+  }
+
   get size(): number {
     return this.map.size;
   }
