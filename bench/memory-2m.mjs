@@ -5,8 +5,18 @@
 //   npm run build && node bench/memory-2m.mjs                 # ~15-25 min on 2 cores, ~17 GB of disk at peak
 //   node bench/memory-2m.mjs --chunks 200000 --data-gib 1     # quick check (~2 min)
 //
+//   node bench/memory-2m.mjs --steps build,points,prune        # prune and repo check at 2M chunks (~6 min)
+//
 // Options: --work DIR (default bench/work/memory-2m), --chunks N (2000000), --image-gib G (64), --data-gib G (16),
-// --steps build,image,backup,baseline,restore,check (all by default), --keep (keep repository and image).
+// --steps build,image,backup,baseline,restore,check (the default) and points,prune (on request), --keep (keep
+// repository and image), --layout halves|alternate|shared (which chunks the two restore points of the points step
+// reference: see layoutOf). Results are merged into bench/results/memory-<chunks>.json (steps not rerun keep
+// theirs); prune results go to "prune" (layout halves) or "prune-<layout>".
+// points: two synthetic restore points written with the repository's own BlobWriter / TreeBuilder / encodeLeaf /
+// encodeManifest: with --layout halves, "synthetic-old" maps a disk of N/2 blocks to chunks 0..N/2-1 and
+// "synthetic-new" one of N/2 blocks to chunks N/2..N-1 (block i -> chunk i of its set). prune: repo check (cold,
+// then warm index cache), prune --dry-run, forget of the old point, prune (plan), prune --grace 0 (completes the
+// plan), repo check, points; each under /usr/bin/time.
 // The repository is built directly with the repository's own PackBuilder / sealBlob / encodeIndexFile (real,
 // valid blobs: a zero block with a unique 64-byte tail, compressible to ~60 bytes), on two worker threads;
 // everything timed runs through the CLI under /usr/bin/time.
@@ -24,6 +34,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -107,6 +118,7 @@ function parseArgs() {
     imageGiB: Number(opt('image-gib', 64)),
     dataGiB: Number(opt('data-gib', 16)),
     steps: opt('steps', 'build,image,backup,baseline,restore,check').split(','),
+    layout: opt('layout', 'halves'),
     keep: a.includes('--keep'),
   };
 }
@@ -130,6 +142,7 @@ async function main() {
   };
   const image = join(o.work, 'disk.img');
   if (o.steps.includes('build')) results.build = await buildRepository(o, repo, env);
+  if (o.steps.includes('points')) results.points = await writePoints(o, repo);
   if (o.steps.includes('image')) results.image = writeImage(image, o);
   const dataBytes = o.dataGiB * 2 ** 30;
   if (o.steps.includes('backup')) {
@@ -178,15 +191,207 @@ async function main() {
   }
   if (o.steps.includes('check'))
     results.runs.check = await timed('repo check', env, ['repo', 'check', '--json'], 0, true);
+  if (o.steps.includes('prune')) {
+    const p = await pruneRuns(repo, env);
+    p.repository = { build: results.build, points: results.points };
+    results[p.layout === 'halves' ? 'prune' : `prune-${p.layout}`] = p;
+    results.points = undefined; // kept with the prune results it belongs to (JSON drops undefined)
+  }
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   const out = join(ROOT, 'bench/results', `memory-${o.chunks}.json`);
-  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify(mergeResults(out, results), null, 2)}\n`);
   console.log(`\nresults: ${out}`);
   if (!o.keep) {
     rmSync(image, { force: true });
     rmSync(repo, { recursive: true, force: true });
     rmSync(join(o.work, 'cache'), { recursive: true, force: true });
   }
+}
+
+/**
+ * The previous results of the same chunk count, overlaid with this run's: steps not rerun keep their figures. The
+ * top-level build describes the repository of `runs`: kept when this run measured no step of `runs`.
+ */
+function mergeResults(out, results) {
+  if (!existsSync(out)) return results;
+  const old = JSON.parse(readFileSync(out, 'utf8'));
+  const merged = { ...old, ...results, runs: { ...old.runs, ...results.runs } };
+  if (old.build && (results.build?.reused || Object.keys(results.runs).length === 0))
+    merged.build = old.build;
+  return merged;
+}
+
+/** Chunk ids of the synthetic chunks ks (ascending), as buildWorker derives them (SHA-256 midstate of the zeros). */
+function* syntheticIds(key, idFromDigest, ks) {
+  const block = Buffer.alloc(CHUNK);
+  const prefix = createHash('sha256').update(block.subarray(0, CHUNK - TAIL));
+  for (const k of ks) yield idFromDigest(key.idKey, prefix.copy().update(syntheticTail(k)).digest());
+}
+
+/**
+ * Which synthetic chunks each restore point references (--layout). The build's two workers fill packs of 256
+ * chunks from chunk 0 and from chunk ceil(N/2), 4 packs to an index file.
+ * - halves: old = chunks 0..N/2-1, new = N/2..N-1. Forgetting old leaves each data pack and each index file
+ *   wholly used or wholly unused: nothing to repack, no index entry to carry over.
+ * - alternate: old = the chunks of even-numbered packs, new = those of odd-numbered packs. Each index file names
+ *   2 doomed and 2 live packs: completing the plan rewrites every index file's live entries.
+ * - shared: old = chunks 0..N/2-1, new = N/2..N-1 and every 4th chunk of the first half. Forgetting old leaves
+ *   the first half's packs a quarter used: they are repacked (their live blobs copied into new packs).
+ */
+const LAYOUTS = ['halves', 'alternate', 'shared'];
+function layoutOf(name, n) {
+  const per = Math.ceil(n / 2);
+  const half = Math.floor(n / 2);
+  const packOf = (k) => Math.floor((k < per ? k : k - per) / BLOBS_PER_PACK);
+  const sets = {
+    halves: { old: (k) => k < half, new: (k) => k >= half },
+    alternate: { old: (k) => packOf(k) % 2 === 0, new: (k) => packOf(k) % 2 === 1 },
+    shared: { old: (k) => k < half, new: (k) => k >= half || k % 4 === 0 },
+  }[name];
+  if (!sets) throw new Error(`--layout ${name}: one of ${LAYOUTS.join(', ')}`);
+  const chunks = function* (take) {
+    for (let k = 0; k < n; k++) if (take(k)) yield k;
+  };
+  return [
+    { resource: 'synthetic-old', chunks: () => chunks(sets.old) },
+    { resource: 'synthetic-new', chunks: () => chunks(sets.new) },
+  ];
+}
+
+/**
+ * Two restore points of two resources over the synthetic chunks, written as a backup writes them: leaves and
+ * inner nodes through a BlobWriter (tree packs, then an index file), then the manifest. Block i of a point's disk
+ * is the i-th chunk of its set (--layout). Each point has its own writer, so that their tree packs are apart.
+ */
+async function writePoints(o, repo) {
+  const { Repository } = await import(join(R, 'repository.js'));
+  const { LocalStore } = await import(join(R, 'store/local.js'));
+  const { BlobWriter } = await import(join(R, 'writer.js'));
+  const { TreeBuilder } = await import(join(R, 'tree/builder.js'));
+  const { encodeLeaf } = await import(join(R, 'tree/codec.js'));
+  const { encodeManifest } = await import(join(R, 'manifest.js'));
+  const { newPointId } = await import(join(R, 'backup.js'));
+  const { idFromDigest } = await import(join(R, 'crypto/seal.js'));
+  const { LEAF_BLOCKS, pointKey } = await import(join(R, 'format.js'));
+  const t0 = performance.now();
+  // A private index cache (removed below): the CLI's cache stays as cold as the build left it.
+  const cacheDir = join(o.work, 'points-cache');
+  const r = await Repository.open(new LocalStore(repo), PASSWORD, { cacheDir });
+  const existing = await r.points();
+  const out = { layout: o.layout, seconds: 0, points: [] };
+  const sets = layoutOf(o.layout, o.chunks);
+  const index = await r.loadIndex();
+  for (const set of sets) {
+    const ks = [...set.chunks()];
+    for (const [id, k] of zip(syntheticIds(r.key, idFromDigest, [ks[0], ks.at(-1)]), [ks[0], ks.at(-1)]))
+      if (!index.get(id))
+        throw new Error(`chunk ${k} is not in the repository: built with another --chunks?`);
+  }
+  for (const set of sets) {
+    const had = existing.find((p) => p.resource.id === set.resource);
+    if (had) {
+      if (had.tags.layout !== o.layout)
+        throw new Error(`${had.id} has layout ${had.tags.layout}, not ${o.layout}: use a new --work`);
+      console.log(`points: ${set.resource} exists (${had.id})`);
+      out.points.push({ id: had.id, resource: set.resource, reused: true });
+      continue;
+    }
+    const startedAt = new Date().toISOString();
+    let blocks = 0;
+    for (const _ of set.chunks()) blocks++;
+    const writer = new BlobWriter(r);
+    const builder = new TreeBuilder(blocks, (plain) => writer.addTree(plain));
+    let leaf = [];
+    let leafIndex = 0;
+    let block = 0;
+    for (const id of syntheticIds(r.key, idFromDigest, set.chunks())) {
+      leaf.push({ slot: block % LEAF_BLOCKS, id });
+      block++;
+      if (leaf.length === LEAF_BLOCKS || block === blocks) {
+        await builder.pushLeaf(leafIndex++, await writer.addTree(encodeLeaf(leaf)));
+        leaf = [];
+      }
+    }
+    const tree = builder.finish();
+    await writer.flush();
+    const manifest = {
+      format: 1,
+      id: newPointId(),
+      resource: { id: set.resource, kind: 'image' },
+      disks: [
+        {
+          name: 'disk0',
+          sizeBytes: blocks * CHUNK,
+          tree: { root: tree.root.toString('hex'), height: tree.height },
+          stats: { dataBlocks: blocks, blocksRead: 0, newChunks: 0, newBytesStored: writer.blobBytesAdded },
+        },
+      ],
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      tags: { synthetic: 'bench/memory-2m.mjs', layout: o.layout },
+      client: 'lifeboat/0.1.0 bench/memory-2m.mjs',
+    };
+    await r.store.put(pointKey(manifest.id), encodeManifest(r.key, r.codec, manifest));
+    out.points.push({
+      id: manifest.id,
+      resource: set.resource,
+      chunks: blocks,
+      leaves: leafIndex,
+      treeHeight: tree.height,
+      treePacks: writer.packsStored,
+      treeBytes: writer.bytesStored,
+    });
+    console.log(
+      `points: ${set.resource} ${manifest.id}: ${blocks} blocks, ${leafIndex} leaves, ${writer.packsStored} tree pack(s)`,
+    );
+  }
+  index.close?.();
+  rmSync(cacheDir, { recursive: true, force: true });
+  out.seconds = (performance.now() - t0) / 1000;
+  return out;
+}
+
+function* zip(a, b) {
+  const ib = b[Symbol.iterator]();
+  for (const x of a) yield [x, ib.next().value];
+}
+
+/**
+ * Prune at N chunks: repo check with a cold and a warm index cache, dry run, forget the old point, plan,
+ * complete, check again. The CLI's index cache is removed first: the first check builds it (besides its own
+ * fresh index); every later command finds it warm.
+ */
+async function pruneRuns(repo, env) {
+  const list = JSON.parse(run(env, ['points', '--json']).stdout);
+  const old = list.find((p) => p.resource.id === 'synthetic-old');
+  if (!old) throw new Error('no restore point of synthetic-old: run the points step first');
+  rmSync(env.LIFEBOAT_CACHE, { recursive: true, force: true });
+  const du = () => Number(spawnSync('du', ['-sb', repo], { encoding: 'utf8' }).stdout.split('\t')[0]);
+  const out = {
+    layout: old.tags.layout ?? 'halves',
+    measuredAt: new Date().toISOString(),
+    repoBytesBefore: du(),
+    runs: {},
+  };
+  const steps = [
+    ['checkCold', 'repo check (structure), cold index cache', ['repo', 'check', '--json']],
+    ['checkWarm', 'repo check (structure), warm index cache', ['repo', 'check', '--json']],
+    ['dryRun', 'prune --dry-run (nothing forgotten)', ['prune', '--dry-run', '--json']],
+    ['forget', `forget ${old.id}`, ['forget', old.id, '--json']],
+    ['plan', 'prune (makes the plan)', ['prune', '--json']],
+    ['complete', 'prune --grace 0 (completes the plan)', ['prune', '--grace', '0', '--json']],
+    ['checkAfter', 'repo check (after prune)', ['repo', 'check', '--json']],
+    ['points', 'points', ['points', '--json']],
+  ];
+  for (const [name, label, args] of steps) {
+    out.runs[name] = await timed(label, env, args, 0, name.startsWith('check'), true);
+    if (out.runs[name].failed) break; // what follows would measure nothing
+  }
+  out.repoBytesAfter = du();
+  console.log(
+    `prune: repository ${(out.repoBytesBefore / 2 ** 20).toFixed(0)} -> ${(out.repoBytesAfter / 2 ** 20).toFixed(0)} MiB`,
+  );
+  return out;
 }
 
 async function buildRepository(o, repo, env) {
@@ -284,8 +489,9 @@ function run(env, args) {
  * every 250 ms, so that the peak of the data path can be told apart from the key derivation's (scrypt N=2^17,
  * r=8 touches 128 MiB at open, before any index or data work).
  */
-async function timed(label, env, args, bytes, allowDamage = false) {
+async function timed(label, env, args, bytes, allowDamage = false, recordFailure = false) {
   spawnSync('sync');
+  const load0 = loadavg()[0];
   const cmd = ['-f', '%e %U %S %M', process.execPath, join(ROOT, 'packages/cli/bin/lifeboat.js'), ...args];
   const child = spawn('/usr/bin/time', cmd, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -301,22 +507,30 @@ async function timed(label, env, args, bytes, allowDamage = false) {
   const status = await new Promise((ok) => child.on('close', ok));
   clearInterval(timer);
   const line = stderr.trim().split('\n').at(-1);
-  if (status !== 0 && !(allowDamage && status === 3))
-    throw new Error(`${label}: exit ${status}: ${stderr.slice(-2000)}`);
+  const failed = status !== 0 && !(allowDamage && status === 3);
+  if (failed && !recordFailure) throw new Error(`${label}: exit ${status}: ${stderr.slice(-2000)}`);
   const [wall, user, sys, rssKiB] = line.split(' ').map(Number);
   const res = {
     command: `/usr/bin/time -f %M node packages/cli/bin/lifeboat.js ${args.join(' ')}`,
     wall,
     user,
     sys,
+    cpu: Math.round((user + sys) * 100) / 100,
+    // 1-minute load average before and after (the machine is shared)
+    load: [load0, loadavg()[0]].map((l) => Math.round(l * 100) / 100),
   };
   res.peakRssMiB = Math.round(rssKiB / 1024);
   // after the first 3 s (key derivation and start-up): the index and the data path
   const late = samples.filter(([t]) => t > 3000).map(([, r]) => r);
   if (late.length) res.sampledRssAfter3sMaxMiB = Math.round(Math.max(...late) / 1024);
   if (bytes) res.mbPerS = Math.round(bytes / 1e6 / wall);
+  if (failed) {
+    // the CLI's one-line error (the line before /usr/bin/time's own two)
+    res.failed = { status, error: stderr.trim().split('\n').at(-3) };
+    console.log(`${label}: FAILED (exit ${status}): ${res.failed.error}`);
+  }
   console.log(
-    `${label}: ${wall} s, peak RSS ${res.peakRssMiB} MiB` +
+    `${label}: ${wall} s (cpu ${res.cpu} s, load ${res.load.join('/')}), peak RSS ${res.peakRssMiB} MiB` +
       (late.length ? ` (after 3 s: max ${res.sampledRssAfter3sMaxMiB} MiB)` : '') +
       (bytes ? `, ${res.mbPerS} MB/s` : ''),
   );
