@@ -4,7 +4,6 @@ import { checkpoint } from './crash.js';
 import { checkAborted, RepositoryError } from './errors.js';
 import { CHUNK_SIZE, LEAF_BLOCKS, POINT_ID_PATTERN, pointKey } from './format.js';
 import { type DiskRecord, encodeManifest, type Manifest, type ResourceRef } from './manifest.js';
-import { BATCH_BLOCKS, normalizeChanged, type PreparedBackup } from './prefetch.js';
 import type { Progress } from './progress.js';
 import { indexOrphanPacks } from './recover.js';
 import type { Repository } from './repository.js';
@@ -36,13 +35,9 @@ export interface BackupOptions {
   workers?: number;
   /** Aborting stops the backup between batches; no restore point is written. */
   signal?: AbortSignal;
-  /**
-   * Workers started and blocks read ahead before the repository was opened (PreparedBackup.start with the same
-   * disks); the backup gives them the key, uses them, and closes them at the end.
-   */
-  prepared?: PreparedBackup;
 }
 
+const BATCH_BLOCKS = 8;
 const BATCHES_PER_WORKER = 3;
 
 /**
@@ -70,10 +65,7 @@ export async function backupImage(repo: Repository, options: BackupOptions): Pro
     writer = new BlobWriter(repo, await doomedPacks(repo));
     await repo.loadIndex();
     await indexOrphanPacks(repo, session.id);
-    if (options.prepared) {
-      options.prepared.useKey(repo.key.secret, repo.id);
-      pool = options.prepared.pool;
-    } else pool = new WorkerPool({ secret: repo.key.secret, repositoryId: repo.id }, options.workers);
+    pool = new WorkerPool({ secret: repo.key.secret, repositoryId: repo.id }, options.workers);
     const disks: DiskRecord[] = [];
     for (const disk of options.disks) {
       const parentDisk = parent?.disks.find((d) => d.name === disk.name);
@@ -85,9 +77,7 @@ export async function backupImage(repo: Repository, options: BackupOptions): Pro
             : 'a changed-block list needs --parent: the restore point the changes are relative to',
         );
       }
-      disks.push(
-        await backupDisk({ repo, pool, writer, prepared: options.prepared }, disk, parentDisk, options),
-      );
+      disks.push(await backupDisk(repo, pool!, writer, disk, parentDisk, options.progress, options.signal));
     }
     await writer.flush();
     const manifest: Manifest = {
@@ -110,7 +100,7 @@ export async function backupImage(repo: Repository, options: BackupOptions): Pro
     await writer?.salvage();
     throw err;
   } finally {
-    await (options.prepared ? options.prepared.close() : pool?.close());
+    await pool?.close();
     await session.end().catch(() => {}); // an expired marker stops holding prune back anyway
   }
 }
@@ -136,16 +126,10 @@ function validateOptions(options: BackupOptions, id: string): void {
   }
 }
 
-/** What every disk of one backup shares. */
-interface BackupContext {
+interface DiskContext {
   repo: Repository;
   pool: WorkerPool;
   writer: BlobWriter;
-  prepared?: PreparedBackup;
-}
-
-interface DiskContext extends BackupContext {
-  disk: string;
   fd: number;
   sizeBytes: number;
   progress?: Progress;
@@ -154,12 +138,14 @@ interface DiskContext extends BackupContext {
 }
 
 async function backupDisk(
-  shared: BackupContext,
+  repo: Repository,
+  pool: WorkerPool,
+  writer: BlobWriter,
   disk: DiskSource,
   parentDisk: DiskRecord | undefined,
-  { progress, signal }: Pick<BackupOptions, 'progress' | 'signal'>,
+  progress: Progress | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<DiskRecord> {
-  const { writer } = shared;
   let fd: number;
   try {
     fd = openSync(disk.path, 'r');
@@ -176,8 +162,9 @@ async function backupDisk(
       throw new RepositoryError('INVALID_ARGUMENT', `image ${disk.path} of disk "${disk.name}" is empty`);
     const blocks = Math.ceil(sizeBytes / CHUNK_SIZE);
     const ctx: DiskContext = {
-      ...shared,
-      disk: disk.name,
+      repo,
+      pool,
+      writer,
       fd,
       sizeBytes,
       progress,
@@ -204,6 +191,18 @@ async function backupDisk(
   } finally {
     closeSync(fd);
   }
+}
+
+function normalizeChanged(list: readonly number[], blocks: number, name: string): number[] {
+  for (const b of list) {
+    if (!Number.isInteger(b) || b < 0 || b >= blocks) {
+      throw new RepositoryError(
+        'INVALID_ARGUMENT',
+        `changed block ${b} of disk "${name}" is outside the image (blocks 0-${blocks - 1} of ${CHUNK_SIZE} bytes)`,
+      );
+    }
+  }
+  return [...new Set(list)].sort((a, b) => a - b);
 }
 
 /** Reads every block; each leaf is assembled from the ordered results. */
@@ -332,8 +331,7 @@ async function runBatch(
   blocks: number[],
   sealing: Set<string>,
 ): Promise<Array<{ block: number; id: Buffer | null }>> {
-  // A batch read ahead while the key was derived is finished by the worker that holds it.
-  const { job, worker } = ctx.prepared?.claim(ctx.disk, blocks) ?? ctx.pool.newJob();
+  const { job, worker } = ctx.pool.newJob();
   const hashed = await ctx.pool.request<HashResult>(worker, {
     op: 'hash',
     job,

@@ -7,7 +7,6 @@ export { type ForgetOptions, type ForgetReport, forget } from './forget.js';
 export { CHUNK_SIZE, FORMAT_VERSION, LEAF_BLOCKS, PACK_TARGET_SIZE } from './format.js';
 export { activeLeases, breakLeases, type LeaseRecord, MaintenanceLease } from './lease.js';
 export type { DiskRecord, Manifest, ResourceRef } from './manifest.js';
-export { type PrefetchDisk, PreparedBackup } from './prefetch.js';
 export type { Progress } from './progress.js';
 export { type PlanRecord, type PruneOptions, type PruneReport, prune } from './prune.js';
 export { assertRepairable, type RepairReport, repairRepository } from './repair.js';

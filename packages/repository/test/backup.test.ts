@@ -15,7 +15,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { backupImage } from '../src/backup.js';
 import { checkRepository } from '../src/check.js';
 import { CHUNK_SIZE, LEAF_BLOCKS } from '../src/format.js';
-import { PreparedBackup } from '../src/prefetch.js';
 import { Repository } from '../src/repository.js';
 import { DiskReader, restoreDisk } from '../src/restore.js';
 import { LocalStore } from '../src/store/local.js';
@@ -216,67 +215,6 @@ describe('image backup and restore', () => {
       reasons.some((r) => /is in no index file/.test(r)),
       reasons.join('; '),
     ).toBe(true);
-  });
-
-  it('a prepared backup reads ahead before the key and stores exactly what a plain backup would', async () => {
-    const repo = await newRepo(p('r6'));
-    const spec = {
-      sizeBytes: 40 * CHUNK_SIZE + 1000,
-      blocks: { 0: 'random', 1: 'text', 3: 'random', 8: 'copy:0', 17: 'random', 39: 'random', 40: 'text' },
-    } as const;
-    const img = buildImage(p('e.img'), spec);
-    // full: every block is read ahead (41 < the budget), all-zero ones included
-    const full = PreparedBackup.start([{ name: 'root', path: p('e.img') }], { workers: 2 });
-    const m1 = await backupImage(repo, {
-      disks: [{ name: 'root', path: p('e.img') }],
-      resource: { id: 'e', kind: 'image' },
-      prepared: full,
-    });
-    expect(full.claimed).toBe(Math.ceil(41 / 8));
-    expect(m1.disks[0]!.stats).toMatchObject({ dataBlocks: 7, newChunks: 6 });
-    await restoreDisk(repo, m1, 'root', p('e1.out'));
-    expect(sha(readFileSync(p('e1.out')))).toBe(sha(img));
-    // incremental with a changed-block list: the listed blocks, in the pipeline's order
-    const changed = buildImage(p('e.img'), {
-      ...spec,
-      blocks: { ...spec.blocks, 3: 'seed:new3', 20: 'seed:new20' },
-    });
-    const list = [20, 3, 3, 1];
-    const inc = PreparedBackup.start([{ name: 'root', path: p('e.img'), changedBlocks: list }], {
-      workers: 2,
-    });
-    const m2 = await backupImage(repo, {
-      disks: [{ name: 'root', path: p('e.img'), changedBlocks: list }],
-      resource: { id: 'e', kind: 'image' },
-      parent: m1.id,
-      prepared: inc,
-    });
-    expect(inc.claimed).toBe(1);
-    expect(m2.disks[0]!.stats).toMatchObject({ blocksRead: 3, newChunks: 2 });
-    await restoreDisk(repo, m2, 'root', p('e2.out'));
-    expect(sha(readFileSync(p('e2.out')))).toBe(sha(changed));
-    // read ahead for other blocks than the backup reads: nothing claimed, the result still right
-    const wrong = PreparedBackup.start([{ name: 'root', path: p('e.img'), changedBlocks: [5, 6] }]);
-    const m3 = await backupImage(repo, {
-      disks: [{ name: 'root', path: p('e.img'), changedBlocks: [3, 20] }],
-      resource: { id: 'e', kind: 'image' },
-      parent: m1.id,
-      prepared: wrong,
-    });
-    expect(wrong.claimed).toBe(0);
-    await restoreDisk(repo, m3, 'root', p('e3.out'));
-    expect(sha(readFileSync(p('e3.out')))).toBe(sha(changed));
-    // a read-ahead that fails (the image vanished) is reported by the backup, as without it
-    const gone = PreparedBackup.start([{ name: 'root', path: p('e.img') }]);
-    rmSync(p('e.img'));
-    await expect(
-      backupImage(repo, {
-        disks: [{ name: 'root', path: p('e.img') }],
-        resource: { id: 'e', kind: 'image' },
-        prepared: gone,
-      }),
-    ).rejects.toMatchObject({ code: 'SOURCE_IO' });
-    await gone.close();
   });
 
   it('manages password key slots', async () => {

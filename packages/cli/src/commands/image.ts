@@ -1,13 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import {
-  backupImage,
-  DiskReader,
-  type DiskSource,
-  findDisk,
-  PreparedBackup,
-  restoreDisk,
-} from '@lifeboat/repository';
+import { backupImage, DiskReader, type DiskSource, findDisk, restoreDisk } from '@lifeboat/repository';
 import type { Command } from 'commander';
 import { globals, interruptSignal, openRepository, print, printJson, progressFor } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -63,14 +56,31 @@ export function registerImage(program: Command): void {
     .action(async (img: string | undefined, o: BackupFlags, cmd: Command) => {
       const opts = globals(cmd);
       const disks = diskSources(img, o);
-      const workers = o.workers ? positiveInt(o.workers, '--workers') : undefined;
-      // Workers start and read ahead while the password's key is derived (a third of a second of scrypt).
-      const prepared = PreparedBackup.start(disks, { workers });
-      try {
-        await backupAndReport(await openRepository(opts), disks, o, opts, prepared);
-      } finally {
-        await prepared.close();
+      const r = await openRepository(opts);
+      const manifest = await backupImage(r, {
+        disks,
+        resource: {
+          id: o.resource ?? basename(disks[0]!.path),
+          kind: o.resourceKind,
+          ...(o.account ? { account: o.account } : {}),
+          ...(o.region ? { region: o.region } : {}),
+        },
+        parent: o.parent,
+        id: o.id,
+        tags: keyValues(o.tag ?? [], '--tag'),
+        configuration: o.config ? readJson(o.config) : undefined,
+        progress: progressFor(opts),
+        workers: o.workers ? positiveInt(o.workers, '--workers') : undefined,
+        signal: interruptSignal(),
+      });
+      if (opts.json) return printJson(manifest);
+      for (const d of manifest.disks) {
+        print(
+          `disk ${d.name}: ${formatBytes(d.sizeBytes)}, ${d.stats.dataBlocks} blocks with data, ${d.stats.blocksRead} read, ${d.stats.newChunks} new chunks, ${formatBytes(d.stats.newBytesStored)} stored`,
+        );
       }
+      print(`restore point ${manifest.id} of ${manifest.resource.id} saved`);
+      print(manifest.id);
     });
 
   image
@@ -127,39 +137,6 @@ export function registerImage(program: Command): void {
           await new Promise((resolve) => process.stdout.once('drain', resolve));
       }
     });
-}
-
-async function backupAndReport(
-  r: Awaited<ReturnType<typeof openRepository>>,
-  disks: DiskSource[],
-  o: BackupFlags,
-  opts: ReturnType<typeof globals>,
-  prepared: PreparedBackup,
-): Promise<void> {
-  const manifest = await backupImage(r, {
-    disks,
-    resource: {
-      id: o.resource ?? basename(disks[0]!.path),
-      kind: o.resourceKind,
-      ...(o.account ? { account: o.account } : {}),
-      ...(o.region ? { region: o.region } : {}),
-    },
-    parent: o.parent,
-    id: o.id,
-    tags: keyValues(o.tag ?? [], '--tag'),
-    configuration: o.config ? readJson(o.config) : undefined,
-    progress: progressFor(opts),
-    prepared,
-    signal: interruptSignal(),
-  });
-  if (opts.json) return printJson(manifest);
-  for (const d of manifest.disks) {
-    print(
-      `disk ${d.name}: ${formatBytes(d.sizeBytes)}, ${d.stats.dataBlocks} blocks with data, ${d.stats.blocksRead} read, ${d.stats.newChunks} new chunks, ${formatBytes(d.stats.newBytesStored)} stored`,
-    );
-  }
-  print(`restore point ${manifest.id} of ${manifest.resource.id} saved`);
-  print(manifest.id);
 }
 
 function diskSources(img: string | undefined, o: BackupFlags): DiskSource[] {

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { RepositoryError } from '../errors.js';
-import type { InitMessage, WorkerMessage, WorkerReply, WorkerRequest } from './protocol.js';
+import type { InitMessage, WorkerReply, WorkerRequest } from './protocol.js';
 
 function workerScript(): string {
   const here = fileURLToPath(new URL('./worker.js', import.meta.url));
@@ -19,8 +19,7 @@ interface Pending {
 
 /**
  * A fixed set of data workers, one per core by default. Requests carry a job number; a job's requests go to the
- * worker chosen for it (seal needs the blocks its hash kept). A pool may start without the repository's key
- * (threads start and prefetches run while the key is derived): setKey gives it later.
+ * worker chosen for it (seal needs the blocks its hash kept).
  */
 export class WorkerPool {
   private readonly workers: Worker[] = [];
@@ -29,7 +28,7 @@ export class WorkerPool {
   private nextJob = 1;
   private failure: Error | undefined;
 
-  constructor(init: InitMessage | undefined, size = Math.max(1, Math.min(availableParallelism(), 8))) {
+  constructor(init: InitMessage, size = Math.max(1, Math.min(availableParallelism(), 8))) {
     const script = workerScript();
     for (let i = 0; i < size; i++) {
       const w = new Worker(script, { workerData: init });
@@ -42,16 +41,6 @@ export class WorkerPool {
 
   get size(): number {
     return this.workers.length;
-  }
-
-  /** Gives the workers the repository's key; requests sent after it can use it (messages keep their order). */
-  setKey(init: InitMessage): void {
-    for (const w of this.workers) w.postMessage({ op: 'key', ...init } satisfies WorkerMessage);
-  }
-
-  /** Sends a message that gets no reply (prefetch, drop). */
-  post(worker: number, message: WorkerMessage): void {
-    if (!this.failure) this.workers[worker]!.postMessage(message);
   }
 
   newJob(): { job: number; worker: number } {

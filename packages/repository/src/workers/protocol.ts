@@ -4,29 +4,6 @@ export interface InitMessage {
   repositoryId: string;
 }
 
-/** The repository's key, for a pool started before the key was known (it was being derived). */
-export interface KeyMessage extends InitMessage {
-  op: 'key';
-}
-
-/**
- * Work that needs no key, done while the key is derived: read blocks of an image (opened by path, closed after),
- * skip all-zero ones, SHA-256 and compress the rest. No reply: the worker holds the results for the `hash` and
- * `seal` of the same job, and a failure is reported by that `hash`.
- */
-export interface PrefetchRequest {
-  op: 'prefetch';
-  job: number;
-  path: string;
-  blocks: number[];
-}
-
-/** Drops what prefetches of these jobs hold (never claimed by the backup). No reply. */
-export interface DropRequest {
-  op: 'drop';
-  jobs: number[];
-}
-
 /** Read blocks of an image by fd, skip all-zero ones, hash the rest; the worker holds the bytes until `seal`. */
 export interface HashRequest {
   op: 'hash';
@@ -73,5 +50,4 @@ export interface OpenResult {
 }
 
 export type WorkerRequest = HashRequest | SealRequest | OpenRequest;
-export type WorkerMessage = KeyMessage | PrefetchRequest | DropRequest;
 export type WorkerReply = (HashResult | SealResult | OpenResult) & { error?: string };

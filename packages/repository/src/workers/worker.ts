@@ -1,17 +1,14 @@
-import { closeSync, fstatSync, openSync, readSync, writevSync } from 'node:fs';
+import { closeSync, readSync, writevSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { blobId, openBlob, type PackedBlob, packBlob, sealBlob, sealPacked } from '../blob.js';
+import { blobId, openBlob, sealBlob } from '../blob.js';
 import { Codec } from '../compress.js';
-import { deriveMasterKey, type MasterKey } from '../crypto/keys.js';
-import { idFromDigest, sha256 } from '../crypto/seal.js';
+import { deriveMasterKey } from '../crypto/keys.js';
 import { CHUNK_SIZE } from '../format.js';
 import type {
   HashRequest,
   InitMessage,
   OpenRequest,
-  PrefetchRequest,
   SealRequest,
-  WorkerMessage,
   WorkerReply,
   WorkerRequest,
 } from './protocol.js';
@@ -21,30 +18,11 @@ import type {
  * (file descriptors are shared by the whole process), so that block bytes never cross threads on the way in, and
  * writes restored blocks itself for the same reason on the way out.
  */
-const init = workerData as InitMessage | undefined;
-let masterKey: MasterKey | undefined = init && deriveMasterKey(Buffer.from(init.secret), init.repositoryId);
+const init = workerData as InitMessage;
+const key = deriveMasterKey(Buffer.from(init.secret), init.repositoryId);
 const codec = new Codec();
 const ZERO = Buffer.alloc(CHUNK_SIZE);
-
-/**
- * Blocks held between a job's requests, by "job:block". `hash` holds the bytes for `seal`; a prefetch holds the
- * SHA-256 and the compressed form (the bytes only when they do not compress), or `zero` for an all-zero block.
- */
-interface Held {
-  data?: Buffer;
-  id?: Buffer;
-  digest?: Buffer;
-  packed?: PackedBlob;
-  zero?: boolean;
-}
-const held = new Map<string, Held>();
-/** Prefetch jobs that failed, with why: their `hash` reports it. */
-const failedPrefetch = new Map<number, string>();
-
-function key(): MasterKey {
-  if (!masterKey) throw new Error('the worker has no repository key yet');
-  return masterKey;
-}
+const held = new Map<string, { data: Buffer; id: Buffer }>();
 
 /**
  * Block buffers are reused: a fresh 512 KiB buffer per block costs page faults and leaves garbage that the GC
@@ -76,73 +54,18 @@ function readBlock(fd: number, sizeBytes: number, block: number): Buffer {
   return buf;
 }
 
-function prefetch(req: PrefetchRequest): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(req.path, 'r');
-    const sizeBytes = fstatSync(fd).size;
-    for (const block of req.blocks) {
-      const data = readBlock(fd, sizeBytes, block);
-      if (data.equals(ZERO)) {
-        giveBack(data);
-        held.set(`${req.job}:${block}`, { zero: true });
-        continue;
-      }
-      const packed = packBlob(codec, data);
-      const keep = packed.payload === data; // stored raw: the bytes are the payload
-      if (!keep) giveBack(data);
-      held.set(`${req.job}:${block}`, { digest: sha256(data), packed, ...(keep ? { data } : {}) });
-    }
-  } catch (err) {
-    failedPrefetch.set(req.job, describe(err));
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
 function hash(req: HashRequest): WorkerReply {
-  const failed = failedPrefetch.get(req.job);
-  if (failed !== undefined) {
-    failedPrefetch.delete(req.job);
-    throw new Error(failed);
-  }
   const ids = req.blocks.map((block) => {
-    const k = `${req.job}:${block}`;
-    const pre = held.get(k);
-    if (pre?.zero) {
-      held.delete(k);
-      return null;
-    }
-    if (pre?.digest) {
-      pre.id = idFromDigest(key().idKey, pre.digest);
-      return new Uint8Array(pre.id);
-    }
     const data = readBlock(req.fd, req.sizeBytes, block);
     if (data.equals(ZERO)) {
       giveBack(data);
       return null;
     }
-    const id = blobId(key(), data);
-    held.set(k, { data, id });
+    const id = blobId(key, data);
+    held.set(`${req.job}:${block}`, { data, id });
     return new Uint8Array(id);
   });
   return { job: req.job, ids };
-}
-
-function drop(jobs: readonly number[]): void {
-  for (const job of jobs) {
-    failedPrefetch.delete(job);
-    release(job);
-  }
-}
-
-/** Forgets what a job holds, returning block buffers to the free list. */
-function release(job: number): void {
-  for (const [k, h] of held) {
-    if (!k.startsWith(`${job}:`)) continue;
-    held.delete(k);
-    if (h.data) giveBack(h.data);
-  }
 }
 
 function seal(req: SealRequest): { reply: WorkerReply; transfer: ArrayBuffer[] } {
@@ -150,15 +73,19 @@ function seal(req: SealRequest): { reply: WorkerReply; transfer: ArrayBuffer[] }
   const transfer: ArrayBuffer[] = [];
   for (const block of req.blocks) {
     const h = held.get(`${req.job}:${block}`);
-    if (!h?.id) throw new Error(`block ${block} of job ${req.job} is not held`);
+    if (!h) throw new Error(`block ${block} of job ${req.job} is not held`);
     // The cipher's outputs own their memory: they are moved to the main thread, not copied.
-    const parts = (h.packed ? sealPacked(key(), h.id, h.packed) : sealBlob(key(), codec, h.id, h.data!))
+    const parts = sealBlob(key, codec, h.id, h.data)
       .filter((p) => p.length > 0)
       .map((p) => (p.byteOffset === 0 && p.byteLength === p.buffer.byteLength ? p : new Uint8Array(p)));
     for (const p of parts) transfer.push(p.buffer as ArrayBuffer);
     sealed.push(parts);
   }
-  release(req.job);
+  for (const [k, h] of held) {
+    if (!k.startsWith(`${req.job}:`)) continue;
+    held.delete(k);
+    giveBack(h.data);
+  }
   return { reply: { job: req.job, sealed }, transfer };
 }
 
@@ -168,10 +95,11 @@ function openRun(req: OpenRequest): { reply: WorkerReply; transfer: ArrayBuffer[
   const buffers: Buffer[] = [];
   const errors = req.items.map((item) => {
     try {
+      // Compressed blobs decompress into reused block buffers (given back once written).
       const into = req.fd >= 0 ? takeBuffer() : undefined;
       if (into) buffers.push(into);
       const plain = openBlob(
-        key(),
+        key,
         codec,
         item.id,
         run.subarray(item.offset, item.offset + item.length),
@@ -235,14 +163,7 @@ function dropFront(bufs: Buffer[], n: number): Buffer[] {
   return out;
 }
 
-parentPort!.on('message', (req: WorkerRequest | WorkerMessage | { op: 'close'; fd: number }) => {
-  // Messages without a reply first: they must not answer, or a failure would reach no one.
-  if (req.op === 'key') {
-    masterKey = deriveMasterKey(Buffer.from(req.secret), req.repositoryId);
-    return;
-  }
-  if (req.op === 'prefetch') return prefetch(req);
-  if (req.op === 'drop') return drop(req.jobs);
+parentPort!.on('message', (req: WorkerRequest | { op: 'close'; fd: number }) => {
   try {
     if (req.op === 'hash') parentPort!.postMessage(hash(req));
     else if (req.op === 'seal') {
@@ -253,11 +174,10 @@ parentPort!.on('message', (req: WorkerRequest | WorkerMessage | { op: 'close'; f
       parentPort!.postMessage(reply, transfer);
     } else if (req.op === 'close') closeSync(req.fd);
   } catch (err) {
-    parentPort!.postMessage({ job: (req as { job?: number }).job ?? -1, error: describe(err) });
+    const e = err as NodeJS.ErrnoException;
+    parentPort!.postMessage({
+      job: (req as { job?: number }).job ?? -1,
+      error: e.code ? `${e.code}: ${e.message}` : e.message,
+    });
   }
 });
-
-function describe(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return e.code ? `${e.code}: ${e.message}` : e.message;
-}
