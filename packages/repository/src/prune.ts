@@ -207,6 +207,7 @@ async function packsToSpare(
   repo: Repository,
   reachable: BlobSet,
   candidates: Set<string>,
+  existing: ReadonlySet<string>,
 ): Promise<Set<string>> {
   const files = await liveIndexFiles(repo);
   const inCandidates = new Map<string, Set<string>>(); // blob id -> doomed packs holding it
@@ -218,12 +219,7 @@ async function packsToSpare(
   const covered = new Set<string>();
   for await (const e of allEntries(repo, files)) {
     const k = e.id.toString('latin1');
-    if (
-      !candidates.has(e.packId) &&
-      inCandidates.has(k) &&
-      (await repo.store.stat(packKey(e.type, e.packId)))
-    )
-      covered.add(k);
+    if (!candidates.has(e.packId) && inCandidates.has(k) && existing.has(e.packId)) covered.add(k);
   }
   const spare = new Set<string>();
   for (const [k, packs] of inCandidates) if (!covered.has(k)) for (const p of packs) spare.add(p);
@@ -329,7 +325,9 @@ async function completePlan(
   lease: MaintenanceLease,
 ): Promise<PruneReport['completed'][number]> {
   const usage = await packUsage(repo, reachable);
-  const spared = await packsToSpare(repo, reachable, new Set(plan.packs.map((p) => p.id)));
+  // Packs listed just now, under the lease: only a lease holder deletes packs, so the listing stays true.
+  const existing = new Set(usage.keys());
+  const spared = await packsToSpare(repo, reachable, new Set(plan.packs.map((p) => p.id)), existing);
   const doomed = new Set(plan.packs.map((p) => p.id).filter((id) => !spared.has(id)));
   await supersedeEntries(repo, (e) => doomed.has(e.packId));
   await lease.renew();
