@@ -11,29 +11,14 @@ const RAW = 0;
 const ZSTD = 1;
 const FLAG = [Buffer.from([RAW]), Buffer.from([ZSTD])] as const;
 
-/** A blob's content before sealing: its compression flag and payload. Needs no key. */
-export interface PackedBlob {
-  zstd: boolean;
-  payload: Uint8Array;
-}
-
 /**
- * Compresses when that saves at least 1/64 of the size (not worth a decompression otherwise). A transient
- * payload lives in the codec's scratch buffer: seal it before the codec compresses again.
+ * Compresses when that saves at least 1/64 of the size (not worth a decompression otherwise), then seals. The
+ * compressed bytes live in the codec's scratch buffer only until seal has consumed them.
  */
-export function packBlob(codec: Codec, plain: Uint8Array, transient = false): PackedBlob {
-  const packed = codec.compressTransient(plain);
-  const zstd = packed.length < plain.length - (plain.length >> 6);
-  if (!zstd) return { zstd, payload: plain };
-  return { zstd, payload: transient ? packed : Buffer.from(packed) };
-}
-
-export function sealPacked(key: MasterKey, id: Uint8Array, packed: PackedBlob): Buffer[] {
-  return seal(key.blobKey, id, [FLAG[packed.zstd ? ZSTD : RAW], packed.payload]);
-}
-
 export function sealBlob(key: MasterKey, codec: Codec, id: Uint8Array, plain: Uint8Array): Buffer[] {
-  return sealPacked(key, id, packBlob(codec, plain, true));
+  const packed = codec.compressTransient(plain);
+  const useZstd = packed.length < plain.length - (plain.length >> 6);
+  return seal(key.blobKey, id, useZstd ? [FLAG[ZSTD], packed] : [FLAG[RAW], plain]);
 }
 
 export function sealedLength(parts: readonly Uint8Array[]): number {
