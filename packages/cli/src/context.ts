@@ -12,6 +12,8 @@ export interface GlobalOptions {
   kms?: boolean;
   json?: boolean;
   quiet?: boolean;
+  /** false with --no-direct-io */
+  directIo?: boolean;
 }
 
 export function globals(cmd: Command): GlobalOptions {
@@ -33,7 +35,7 @@ export async function storeFor(opts: GlobalOptions): Promise<Store> {
       `"${location}": repositories live in a local folder (a path) or in S3 (s3:BUCKET/PREFIX)`,
     );
   }
-  return new LocalStore(location.replace(/^local:/, ''));
+  return new LocalStore(location.replace(/^local:/, ''), { directIo: opts.directIo });
 }
 
 export async function openRepository(opts: GlobalOptions): Promise<Repository> {

@@ -25,6 +25,10 @@ export function buildProgram(): Command {
     .option('--kms', 'open the repository with its AWS KMS key slot (AWS credentials from the environment)')
     .option('--json', 'machine-readable output')
     .option('-q, --quiet', 'no progress output')
+    .option(
+      '--no-direct-io',
+      'write pack files and restored images through the page cache (default: O_DIRECT where possible)',
+    )
     .showHelpAfterError()
     .exitOverride();
   registerRepo(program);

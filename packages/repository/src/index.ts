@@ -28,5 +28,5 @@ export {
 } from './retention.js';
 export { activeSessions, BackupSession } from './sessions.js';
 export { type ConformanceCheck, storeConformance } from './store/conformance.js';
-export { LocalStore } from './store/local.js';
+export { LocalStore, type LocalStoreOptions } from './store/local.js';
 export { isValidKey, type ObjectInfo, type Store } from './store/store.js';

@@ -10,6 +10,7 @@ import {
   deriveMasterKey,
   type KeySlot,
   type MasterKey,
+  type ScryptCost,
   newMasterSecret,
   newRecoveryKey,
   openKekSlot,
@@ -58,7 +59,7 @@ export interface IndexOptions {
 
 export interface InitOptions extends IndexOptions {
   /** scrypt cost; tests may lower it, the CLI never does. */
-  kdfCost?: { N: number; r: number; p: number };
+  kdfCost?: ScryptCost;
 }
 
 export class Repository {
@@ -169,9 +170,14 @@ export class Repository {
     if (slots.length === 0) {
       throw new RepositoryError('REPO_CORRUPT', `the repository at ${store.location} has no key slots`);
     }
+    let unknown: RepositoryError | undefined; // a slot of a newer build: reported if no other slot opens
     for (const unlocker of unlockers) {
       for (const slot of slots.filter((s) => s.kind === unlocker.kind)) {
-        const secret = await unlocker.open(config.id, slot);
+        const secret = await unlocker.open(config.id, slot).catch((err: unknown) => {
+          if (!isRepositoryError(err, 'KEY_SLOT')) throw err;
+          unknown = err;
+          return undefined;
+        });
         if (secret)
           return new Repository(
             store,
@@ -183,6 +189,7 @@ export class Repository {
           );
       }
     }
+    if (unknown) throw unknown;
     const tried = unlockers.map((u) => u.what).join(' or ');
     const kinds = [...new Set(slots.map((s) => s.kind))].join(', ');
     throw new RepositoryError(

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { openBlob } from './blob.js';
+import { openDirect } from './direct-io.js';
 import { checkAborted, RepositoryError } from './errors.js';
 import { CHUNK_SIZE, packKey } from './format.js';
 import type { DiskRecord, Manifest } from './manifest.js';
@@ -13,6 +14,8 @@ import { WorkerPool } from './workers/pool.js';
 import type { OpenResult } from './workers/protocol.js';
 
 const RUN_MAX_BYTES = 8 * 1024 * 1024;
+/** A worker decompresses a whole run before writing it: bounded in blocks too, as blobs may compress 1000:1. */
+const RUN_MAX_BLOCKS = 16;
 const RUNS_PER_WORKER = 3;
 
 export interface RestoreOptions {
@@ -31,6 +34,8 @@ export interface RestoreOptions {
    * decrypts; this re-checks that the backup itself sealed the right bytes (check --read-data always does).
    */
   verifyIds?: boolean;
+  /** Write whole blocks with O_DIRECT where the file system allows it (default true; see direct-io.ts). */
+  directIo?: boolean;
 }
 
 export function findDisk(point: Manifest, name?: string): DiskRecord {
@@ -100,6 +105,8 @@ export async function restoreDisk(
       cause,
     });
   }
+  // Whole blocks go through a second, direct descriptor (direct-io.ts); a partial last block through fd.
+  const directFd = options.directIo === false ? -1 : openDirect(tmp);
   const pool = new WorkerPool({ secret: repo.key.secret, repositoryId: repo.id }, options.workers);
   let ok = false;
   try {
@@ -116,7 +123,7 @@ export async function restoreDisk(
           repo,
           pool,
           run,
-          { fd, buffers },
+          { fd, directFd, buffers },
           disk,
           point,
           Boolean(options.verifyIds),
@@ -128,6 +135,7 @@ export async function restoreDisk(
     await Promise.all(inFlight);
     checkAborted(options.signal, `the restore of ${disk.name} to ${target}`);
     if (options.sync) fsyncSync(fd);
+    if (directFd >= 0) closeSync(directFd);
     closeSync(fd);
     renameSync(tmp, target);
     ok = true;
@@ -136,10 +144,12 @@ export async function restoreDisk(
   } finally {
     await pool.close();
     if (!ok) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already closed
+      for (const f of [fd, directFd]) {
+        try {
+          if (f >= 0) closeSync(f);
+        } catch {
+          // already closed
+        }
       }
       try {
         unlinkSync(tmp);
@@ -166,7 +176,8 @@ async function* runsOf(
         run &&
         run.packId === entry.packId &&
         run.offset + run.length === entry.offset &&
-        run.length + entry.length <= RUN_MAX_BYTES
+        run.length + entry.length <= RUN_MAX_BYTES &&
+        run.items.length < RUN_MAX_BLOCKS
       ) {
         run.length += entry.length;
         run.items.push({ entry, block });
@@ -193,7 +204,7 @@ async function restoreRun(
   repo: Repository,
   pool: WorkerPool,
   run: Run,
-  { fd, buffers }: { fd: number; buffers: ArrayBuffer[] },
+  { fd, directFd, buffers }: { fd: number; directFd: number; buffers: ArrayBuffer[] },
   disk: DiskRecord,
   point: Manifest,
   verifyIds: boolean,
@@ -224,6 +235,7 @@ async function restoreRun(
       job,
       run: run8,
       fd,
+      directFd,
       sizeBytes: disk.sizeBytes,
       verifyId: verifyIds,
       items: run.items.map(({ entry, block }) => ({

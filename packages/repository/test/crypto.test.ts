@@ -74,8 +74,29 @@ describe('password key slots', () => {
     expect(JSON.stringify(slot)).not.toContain(secret.toString('base64'));
   });
 
-  it('use strong scrypt parameters by default', async () => {
+  it('use strong scrypt parameters by default: two lanes of N=2^16, r=8 (OWASP: as strong as N=2^17, p=1)', async () => {
     const slot = await createPasswordSlot('r'.repeat(32), randomBytes(32), 'pw');
-    expect(slot.kdf).toMatchObject({ name: 'scrypt', N: 131072, r: 8, p: 1 });
+    expect(slot.kdf).toMatchObject({ name: 'scrypt', N: 65536, r: 8, p: 1, lanes: 2 });
+  });
+
+  it('derive from every lane: a slot opens only with its own lane count, and unknown derivations are refused', async () => {
+    const repo = 'r'.repeat(32);
+    const secret = randomBytes(32);
+    const laned = await createPasswordSlot(repo, secret, 'pw', { cost: { ...TEST_KDF, lanes: 3 } });
+    expect(laned.kdf?.lanes).toBe(3);
+    expect((await openPasswordSlot(repo, laned, 'pw'))?.equals(secret)).toBe(true);
+    expect(await openPasswordSlot(repo, laned, 'pW')).toBeUndefined();
+    for (const lanes of [undefined, 2, 4]) {
+      const edited = { ...laned, kdf: { ...laned.kdf!, lanes } };
+      expect(await openPasswordSlot(repo, edited, 'pw')).toBeUndefined();
+    }
+    // one lane writes no lanes field: the slot is what the first v1 builds wrote (the fixture has such slots)
+    const single = await createPasswordSlot(repo, secret, 'pw', { cost: TEST_KDF });
+    expect(single.kdf).not.toHaveProperty('lanes');
+    const unknown = { ...laned, kdf: { ...laned.kdf!, name: 'argon2id' as 'scrypt' } };
+    await expect(openPasswordSlot(repo, unknown, 'pw')).rejects.toMatchObject({ code: 'KEY_SLOT' });
+    await expect(
+      openPasswordSlot(repo, { ...laned, kdf: { ...laned.kdf!, lanes: 1000 } }, 'pw'),
+    ).rejects.toThrow(/1000 lanes/);
   });
 });

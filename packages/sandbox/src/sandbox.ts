@@ -47,6 +47,11 @@ export interface SandboxOptions {
   /** The admin API's bearer token; by default one is made and kept in the data folder. */
   adminToken?: string;
   seed?: 'demo';
+  /**
+   * Block data files read and written with O_DIRECT (the default; see ebs/direct.ts), or through the page cache
+   * when false, for A/B measurement. Absent: on unless the environment says LIFEBOAT_SANDBOX_DIRECT_IO=0.
+   */
+  directIo?: boolean;
 }
 
 /** A running sandbox, with the admin operations callable in-process (the same as the /_sandbox/ API). */
@@ -93,7 +98,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
   mkdirSync(dataDir, { recursive: true });
   const unlock = lock(dataDir);
   const state = new StateStore(dataDir);
-  const engine = new LayeredBlockEngine(dataDir, state);
+  const directIo = opts.directIo ?? process.env.LIFEBOAT_SANDBOX_DIRECT_IO !== '0';
+  const engine = new LayeredBlockEngine(dataDir, state, { directIo });
   const timing: Timing = { ...(opts.fast ? ZERO_TIMING : DEFAULT_TIMING), ...opts.timing };
   const counters = new Counters();
   const faults = new Faults();

@@ -99,7 +99,13 @@ export function registerImage(program: Command): void {
       async (
         pointRef: string,
         target: string,
-        o: { disk?: string; overwrite?: boolean; sync?: boolean; verify?: boolean; workers?: string },
+        o: {
+          disk?: string;
+          overwrite?: boolean;
+          sync?: boolean;
+          verify?: boolean;
+          workers?: string;
+        },
         cmd: Command,
       ) => {
         const opts = globals(cmd);
@@ -110,6 +116,7 @@ export function registerImage(program: Command): void {
           overwrite: o.overwrite,
           sync: o.sync,
           verifyIds: o.verify,
+          directIo: opts.directIo,
           signal: interruptSignal(),
           workers: o.workers ? positiveInt(o.workers, '--workers') : undefined,
         });

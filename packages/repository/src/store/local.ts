@@ -2,10 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { constants, type Dirent } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { writeDirect } from '../direct-io.js';
 import { isRepositoryError, RepositoryError } from '../errors.js';
 import { isValidKey, type ObjectInfo, type Store } from './store.js';
 
 const TMP_DIR = '.tmp';
+/** Objects this large (pack files) are written with direct I/O (direct-io.ts); small ones are not worth it. */
+const DIRECT_MIN_BYTES = 1024 * 1024;
+
+export interface LocalStoreOptions {
+  /** Write large objects with O_DIRECT where the file system allows it (default true). */
+  directIo?: boolean;
+}
 
 /**
  * A repository in a local folder: one file per object. A put writes a temporary file under .tmp/, fsyncs it and
@@ -15,7 +23,10 @@ const TMP_DIR = '.tmp';
 export class LocalStore implements Store {
   private swept = false;
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    private readonly options: LocalStoreOptions = {},
+  ) {}
 
   /** Temporary files of writers that were killed: removed once they are an hour old (no writer takes that long). */
   private async sweepTemporary(): Promise<void> {
@@ -49,7 +60,12 @@ export class LocalStore implements Store {
       await mkdir(dirname(target), { recursive: true });
       const fh = await open(tmp, 'wx');
       try {
-        await writeAll(fh, parts);
+        const total = parts.reduce((n, p) => n + p.length, 0);
+        const direct =
+          this.options.directIo !== false &&
+          total >= DIRECT_MIN_BYTES &&
+          (await writeDirect(tmp, fh, parts, total));
+        if (!direct) await writeAll(fh, parts);
         await fh.sync();
       } finally {
         await fh.close();

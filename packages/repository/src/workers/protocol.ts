@@ -38,6 +38,8 @@ export interface OpenRequest {
   items: Array<{ id: Uint8Array; offset: number; length: number; rawLength: number; block: number }>;
   /** Target fd and disk size, or -1 to verify only. */
   fd: number;
+  /** The target opened with O_DIRECT for whole blocks, or -1. */
+  directFd?: number;
   sizeBytes: number;
   verifyId: boolean;
 }

@@ -45,8 +45,9 @@ export class LayeredBlockEngine implements BlockEngine {
   private readonly volumes: Table<VolumeRow>;
   private readonly snapshots: Table<SnapshotRow>;
 
-  constructor(dataDir: string, state: StateStore) {
-    this.tree = new LayerTree(join(dataDir, 'layers'), state);
+  /** `directIo: false` keeps block data in the page cache (buffered I/O), for comparison: see direct.ts. */
+  constructor(dataDir: string, state: StateStore, opts: { directIo?: boolean } = {}) {
+    this.tree = new LayerTree(join(dataDir, 'layers'), state, opts.directIo ?? true);
     this.volumes = state.table<VolumeRow>('blocks.volumes');
     this.snapshots = state.table<SnapshotRow>('blocks.snapshots');
     const mutable = new Set<string>();
@@ -261,6 +262,21 @@ export class LayeredBlockEngine implements BlockEngine {
       return ZERO_HASH;
     }
     this.tree.readInto(view.owners[pos] as number, view.slots[pos] as number, into);
+    return hashAt(view, pos);
+  }
+
+  /**
+   * readSnapshotBlockInto with the read on libuv's thread pool (GetSnapshotBlock: several in flight). The block
+   * is found, and its file pinned, before this returns: deleting the snapshot meanwhile does not change the bytes.
+   */
+  async readSnapshotBlockIntoAsync(snapshotId: string, index: number, into: Buffer): Promise<Buffer> {
+    const view = this.viewOf(snapshotId);
+    const pos = positionOf(view, index);
+    if (pos < 0) {
+      into.fill(0, 0, BLOCK_SIZE);
+      return ZERO_HASH;
+    }
+    await this.tree.readIntoAsync(view.owners[pos] as number, view.slots[pos] as number, into);
     return hashAt(view, pos);
   }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, fstatSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { BLOCK_SIZE } from '../core/blocks.js';
+import { writeBlock } from './blockio.js';
 import type { FdCache } from './files.js';
 
 /** SHA-256 of an all-zero block: such blocks take no space in data files and read as zeros. */
@@ -137,10 +138,7 @@ export class Layer {
     let slot = NO_DATA;
     if (!ZERO_HASH.equals(hash)) {
       slot = this.nextSlot++;
-      const fd = this.fds.get(this.dataFile);
-      let done = 0;
-      while (done < data.length)
-        done += writeSync(fd, data, done, data.length - done, slot * BLOCK_SIZE + done);
+      writeBlock(this.fds, this.dataFile, data, slot * BLOCK_SIZE); // O_DIRECT when data is aligned memory
     }
     const rec = Buffer.allocUnsafe(RECORD);
     rec.writeUInt32LE(index, 0);

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BLOCK_SIZE } from '../core/blocks.js';
 import type { StateStore, Table } from '../core/state.js';
+import { readBlock, readBlockAsync } from './blockio.js';
+import { alignedBlock } from './direct.js';
 import { FdCache } from './files.js';
 import { EMPTY, Layer, NO_DATA, overlay, type SortedBlocks } from './layer.js';
 
@@ -26,14 +28,16 @@ export class LayerTree {
   private readonly refs = new Map<string, number>();
   private readonly rows: Table<LayerRow>;
   private readonly views = new Map<string, SortedBlocks>(); // LRU by insertion order
-  private readonly fds = new FdCache();
+  private readonly fds: FdCache;
   private viewBlocks = 0;
   private nextNum = 1;
 
   constructor(
     private readonly dir: string,
     state: StateStore,
+    directIo = true,
   ) {
+    this.fds = new FdCache(directIo);
     mkdirSync(dir, { recursive: true });
     this.rows = state.table<LayerRow>('blocks.layers');
     for (const row of this.rows.values()) this.loadRow(row);
@@ -83,7 +87,7 @@ export class LayerTree {
    */
   compact(layer: Layer): Layer {
     const copy = this.create(layer.parent);
-    const buf = Buffer.allocUnsafe(BLOCK_SIZE);
+    const buf = alignedBlock(); // read and written with O_DIRECT: no page cache faulted in for the copy
     for (const [index, e] of layer.entries()) {
       this.readInto(layer.num, e.slot, buf);
       copy.write(index, e.hash, buf);
@@ -122,19 +126,35 @@ export class LayerTree {
 
   /** Reads a block's bytes from the layer that holds them (zeros for NO_DATA). */
   readInto(owner: number, slot: number, into: Buffer): void {
+    if (slot === NO_DATA) into.fill(0, 0, BLOCK_SIZE);
+    else readBlock(this.fds, this.dataFileOf(owner), into.subarray(0, BLOCK_SIZE), slot * BLOCK_SIZE);
+  }
+
+  /**
+   * readInto off the event loop (see readBlockAsync). The file is looked up and pinned before this returns, so
+   * the layer may be dropped while the read runs: it still reads the block's bytes.
+   */
+  readIntoAsync(owner: number, slot: number, into: Buffer): Promise<void> {
     if (slot === NO_DATA) {
       into.fill(0, 0, BLOCK_SIZE);
-      return;
+      return Promise.resolve();
     }
+    try {
+      return readBlockAsync(
+        this.fds,
+        this.dataFileOf(owner),
+        into.subarray(0, BLOCK_SIZE),
+        slot * BLOCK_SIZE,
+      );
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private dataFileOf(owner: number): string {
     const layer = this.byNum.get(owner);
     if (!layer) throw new Error(`block layer #${owner} is gone`);
-    const fd = this.fds.get(layer.dataFile);
-    let done = 0;
-    while (done < BLOCK_SIZE) {
-      const n = readSync(fd, into, done, BLOCK_SIZE - done, slot * BLOCK_SIZE + done);
-      if (n === 0) throw new Error(`${layer.dataFile} ends inside slot ${slot}`);
-      done += n;
-    }
+    return layer.dataFile;
   }
 
   closeFiles(): void {

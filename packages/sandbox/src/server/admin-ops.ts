@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { BLOCK_SIZE } from '../core/blocks.js';
 import { AwsError } from '../core/errors.js';
 import type { SnapshotRecord, Tag, VolumeRecord } from '../core/model.js';
+import { alignedBuffer } from '../ebs/direct.js';
 import type { LayeredBlockEngine } from '../ebs/engine.js';
 import type { EbsQuotas, QuotaSettings } from '../ebs/quotas.js';
 import { listPermissions, setPermissions } from '../iam/allow-lists.js';
@@ -100,7 +101,7 @@ export class AdminOps {
   }
 
   private copyIn(fd: number, bytes: number, volumeId: string): number {
-    const buf = Buffer.alloc(IMPORT_CHUNK);
+    const buf = alignedBuffer(IMPORT_CHUNK); // whole blocks of it are written with O_DIRECT
     let written = 0;
     for (let pos = 0; pos < bytes; pos += IMPORT_CHUNK) {
       const n = Math.min(IMPORT_CHUNK, bytes - pos);

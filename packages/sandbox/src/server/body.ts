@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError } from '../core/errors.js';
+import { alignedBlock, isAligned } from '../ebs/direct.js';
 
 /**
  * Bodies of exactly one EBS block are read into reused buffers: a fresh 512 KiB allocation per PutSnapshotBlock
- * costs page faults and GC (much of the receive cost on a VM). Used only through readBody's release().
+ * costs page faults and GC (much of the receive cost on a VM). Used only through readBody's release(). They are
+ * aligned memory, so that the block engine writes them to disk with O_DIRECT (see ebs/direct.ts).
  */
 const POOLED_SIZE = 524288;
 const POOL_MAX = 64;
@@ -12,7 +14,8 @@ const NO_BODY = Buffer.alloc(0);
 
 /** Gives a body buffer back to the pool once nothing refers to it (after the handler has settled). */
 export function releaseBody(body: Buffer): void {
-  const own = body.length === POOLED_SIZE && body.byteOffset === 0 && body.buffer.byteLength === POOLED_SIZE;
+  // Only readBody makes 512 KiB bodies in aligned memory (socket chunks never are).
+  const own = body.length === POOLED_SIZE && isAligned(body);
   if (own && pool.length < POOL_MAX) pool.push(body);
 }
 
@@ -34,7 +37,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     const whole = !known
       ? undefined
       : declared === POOLED_SIZE
-        ? (pool.pop() ?? Buffer.allocUnsafeSlow(POOLED_SIZE))
+        ? (pool.pop() ?? alignedBlock())
         : Buffer.allocUnsafe(declared);
     const chunks: Buffer[] = [];
     let got = 0;
