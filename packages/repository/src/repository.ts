@@ -10,12 +10,12 @@ import {
   deriveMasterKey,
   type KeySlot,
   type MasterKey,
-  type ScryptCost,
   newMasterSecret,
   newRecoveryKey,
   openKekSlot,
   openPasswordSlot,
   parseRecoveryKey,
+  type ScryptCost,
   validateSlot,
 } from './crypto/keys.js';
 import { open, sealToBuffer } from './crypto/seal.js';
