@@ -2,6 +2,7 @@
 // and serves (GetSnapshotBlock), and what an AWS SDK v3 client reads with 16-32 requests in flight.
 //
 // usage: npm run build && node bench/sandbox-ebs.mjs [--gib N] [--concurrency N] [--rounds N] [--only put|get]
+//                                                     [--buffered-too] [--no-baseline]
 //
 // The sandbox runs in a child process with every delay at zero; its CPU time comes from its admin API
 // (/_sandbox/process, process.cpuUsage()), so the client's CPU is not counted. The client collects body chunks by
@@ -11,6 +12,7 @@
 // buffers, SHA-256 of each received block checked and written to a file; blocks read from that file), so that the
 // sandbox's figures can be read against what this machine costs at the same moment: the build VM is shared and
 // its figures move by 2x with the load. Dirty pages are flushed (sync) before each measured phase.
+// --buffered-too also runs a second sandbox with direct I/O off (block files through the page cache), interleaved.
 // BENCH_PROF=file.cpuprofile writes a CPU profile of the sandbox process.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -37,6 +39,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     only: { type: 'string' },
     'no-baseline': { type: 'boolean', default: false },
+    'buffered-too': { type: 'boolean', default: false },
   },
 });
 const GIB = Number(values.gib);
@@ -71,9 +74,9 @@ const profiling = prof
      });`
   : '';
 
-const SANDBOX = `import { startSandbox } from ${JSON.stringify(DIST)};
-  const sb = await startSandbox({ dataDir: ${JSON.stringify(join(dataDir, 'sandbox'))}, fast: true, adminToken: 'bench' });
-  ${profiling}
+const SANDBOX = (name, directIo) => `import { startSandbox } from ${JSON.stringify(DIST)};
+  const sb = await startSandbox({ dataDir: ${JSON.stringify(join(dataDir, name))}, fast: true, adminToken: 'bench', directIo: ${directIo} });
+  ${directIo ? profiling : ''}
   console.log(JSON.stringify({ endpoint: sb.endpoint, accounts: sb.accounts }));`;
 
 // The least an EBS-like server must do, without auth, routing, tokens or state.
@@ -216,24 +219,30 @@ async function getAll(client, snapshotId, blocks) {
   });
 }
 
-const sandbox = await startChild(SANDBOX);
+const sandbox = await startChild(SANDBOX('sandbox', true));
+const buffered = values['buffered-too'] ? await startChild(SANDBOX('sandbox-buffered', false)) : undefined;
 const bare = values['no-baseline'] ? undefined : await startChild(BARE);
-const sbClient = clientFor(sandbox.endpoint, sandbox.accounts[0]);
 const bareClient = bare && clientFor(bare.endpoint, sandbox.accounts[0]);
+const sandboxes = [
+  { key: 'sandbox', server: sandbox, client: clientFor(sandbox.endpoint, sandbox.accounts[0]) },
+  ...(buffered
+    ? [{ key: 'buffered', server: buffered, client: clientFor(buffered.endpoint, buffered.accounts[0]) }]
+    : []),
+];
 
 /** One snapshot written through the EBS direct API; the last one is kept for reading. */
-async function sandboxPut() {
-  const { SnapshotId } = await sbClient.send(new StartSnapshotCommand({ VolumeSize: GIB }));
-  const m = await measure(sandbox.endpoint, () => putAll(sbClient, SnapshotId));
-  await sbClient.send(new CompleteSnapshotCommand({ SnapshotId, ChangedBlocksCount: BLOCKS }));
+async function sandboxPut({ server, client }) {
+  const { SnapshotId } = await client.send(new StartSnapshotCommand({ VolumeSize: GIB }));
+  const m = await measure(server.endpoint, () => putAll(client, SnapshotId));
+  await client.send(new CompleteSnapshotCommand({ SnapshotId, ChangedBlocksCount: BLOCKS }));
   return { m, SnapshotId };
 }
 
-async function listAll(snapshotId) {
+async function listAll(client, snapshotId) {
   const blocks = [];
   let token;
   do {
-    const page = await sbClient.send(
+    const page = await client.send(
       new ListSnapshotBlocksCommand({ SnapshotId: snapshotId, MaxResults: 10000, NextToken: token }),
     );
     blocks.push(...page.Blocks);
@@ -242,23 +251,32 @@ async function listAll(snapshotId) {
   return blocks;
 }
 
-const results = { sandboxPut: [], barePut: [], sandboxGet: [], bareGet: [] };
-let snapshot;
+const results = { sandboxPut: [], bufferedPut: [], barePut: [], sandboxGet: [], bufferedGet: [], bareGet: [] };
+const snapshot = {};
 const putRounds = values.only === 'get' ? 1 : ROUNDS;
 for (let round = 0; round < putRounds; round++) {
-  const { m, SnapshotId } = await sandboxPut();
-  results.sandboxPut.push(m);
-  snapshot = SnapshotId;
+  for (const sb of sandboxes) {
+    const { m, SnapshotId } = await sandboxPut(sb);
+    results[`${sb.key}Put`].push(m);
+    snapshot[sb.key] = SnapshotId;
+  }
   if (bareClient) results.barePut.push(await measure(bare.endpoint, () => putAll(bareClient, 'snap-bare')));
 }
 if (values.only !== 'put') {
-  const blocks = await listAll(snapshot);
-  await getAll(sbClient, snapshot, blocks); // warm-up: connections, JIT
-  if (bareClient) await getAll(bareClient, 'snap-bare', blocks);
+  const blocks = {};
+  for (const sb of sandboxes) {
+    blocks[sb.key] = await listAll(sb.client, snapshot[sb.key]);
+    await getAll(sb.client, snapshot[sb.key], blocks[sb.key]); // warm-up: connections, JIT
+  }
+  if (bareClient) await getAll(bareClient, 'snap-bare', blocks.sandbox);
   for (let round = 0; round < ROUNDS; round++) {
-    results.sandboxGet.push(await measure(sandbox.endpoint, () => getAll(sbClient, snapshot, blocks)));
+    for (const sb of sandboxes) {
+      results[`${sb.key}Get`].push(
+        await measure(sb.server.endpoint, () => getAll(sb.client, snapshot[sb.key], blocks[sb.key])),
+      );
+    }
     if (bareClient)
-      results.bareGet.push(await measure(bare.endpoint, () => getAll(bareClient, 'snap-bare', blocks)));
+      results.bareGet.push(await measure(bare.endpoint, () => getAll(bareClient, 'snap-bare', blocks.sandbox)));
   }
 }
 
@@ -273,10 +291,12 @@ const row = (name, rows) =>
 console.log(`${GIB} GiB per round, ${ROUNDS} rounds, ${CONCURRENCY} requests in flight; median (each round)`);
 console.log('| phase | server CPU-s/GB | client CPU-s/GB | MB/s |');
 console.log('|---|---|---|---|');
-row('sandbox PutSnapshotBlock (checksums verified)', results.sandboxPut);
-row('bare server PUT (SHA-256 checked, written)', results.barePut);
-row('sandbox GetSnapshotBlock (SDK, chunks, no checksum)', results.sandboxGet);
-row('bare server GET (pread, pooled buffers)', results.bareGet);
+row('sandbox PutSnapshotBlock (checksums verified; block files O_DIRECT)', results.sandboxPut);
+row('sandbox PutSnapshotBlock, direct I/O off (page cache)', results.bufferedPut);
+row('bare server PUT (SHA-256 checked, written through the page cache)', results.barePut);
+row('sandbox GetSnapshotBlock (SDK, chunks, no checksum; O_DIRECT reads)', results.sandboxGet);
+row('sandbox GetSnapshotBlock, direct I/O off (page cache)', results.bufferedGet);
+row('bare server GET (pread from the page cache, pooled buffers)', results.bareGet);
 
 clearTimeout(deadline);
 if (prof) await new Promise((resolve) => sandbox.child.once('exit', resolve).kill('SIGTERM'));

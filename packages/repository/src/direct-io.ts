@@ -1,5 +1,6 @@
-import { constants, openSync } from 'node:fs';
+import { constants, openSync, writev } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
+import { CHUNK_SIZE } from './format.js';
 
 /**
  * Direct I/O (O_DIRECT) for the two big writers, restored images and pack files: each byte is written once and not
@@ -34,7 +35,7 @@ export function isAlignedMemory(buf: Uint8Array): boolean {
   return aligned.has(buf.buffer) && buf.byteOffset % DIRECT_ALIGN === 0;
 }
 
-/** A descriptor of an existing file opened for direct writes, or -1 where the file system refuses (tmpfs). */
+/** A descriptor of an existing file opened for direct writes, or -1 where the file system refuses (e.g. tmpfs before Linux 6.6). */
 export function openDirect(path: string): number {
   if (constants.O_DIRECT === undefined) return -1;
   try {
@@ -116,4 +117,71 @@ async function writeFully(fh: FileHandle, buf: Buffer, position: number, first: 
     done += n;
   }
   return true;
+}
+
+/**
+ * Writes restored blocks, one positional writev per range of consecutive blocks: a run of a full backup is up to
+ * 8 MiB of adjacent blocks, and one system call for it instead of sixteen halves the time spent in the file
+ * system. Whole blocks in aligned memory go through `directFd` when there is one; a partial last block goes
+ * through `fd`, and so does everything once the file system has refused a direct write (EINVAL: an alignment
+ * stricter than ours), the refused range included.
+ */
+export class DirectWriter {
+  private refused = false;
+
+  get usable(): boolean {
+    return !this.refused;
+  }
+
+  async writeBlocks(
+    fd: number,
+    directFd: number,
+    blocks: ReadonlyArray<{ block: number; data: Buffer }>,
+  ): Promise<void> {
+    let i = 0;
+    while (i < blocks.length) {
+      let j = i + 1;
+      while (j < blocks.length && blocks[j]!.block === blocks[j - 1]!.block + 1) j++;
+      const range = blocks.slice(i, j).map((b) => b.data);
+      const position = blocks[i]!.block * CHUNK_SIZE;
+      i = j;
+      const whole = range.every((b) => b.length === CHUNK_SIZE && isAlignedMemory(b));
+      if (directFd >= 0 && whole && !this.refused) {
+        try {
+          await writevFully(directFd, range, position);
+          continue;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+          this.refused = true;
+        }
+      }
+      await writevFully(fd, range, position);
+    }
+  }
+}
+
+async function writevFully(fd: number, bufs: Buffer[], position: number): Promise<void> {
+  let left = bufs.reduce((n, b) => n + b.length, 0);
+  while (left > 0) {
+    const n = await new Promise<number>((resolve, reject) =>
+      writev(fd, bufs, position, (err, written) => (err ? reject(err) : resolve(written))),
+    );
+    if (n === 0)
+      throw Object.assign(new Error(`no byte could be written at ${position}`), { code: 'ENOSPC' });
+    left -= n;
+    position += n;
+    if (left > 0) bufs = dropFront(bufs, n);
+  }
+}
+
+function dropFront(bufs: Buffer[], n: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of bufs) {
+    if (n >= b.length) n -= b.length;
+    else {
+      out.push(b.subarray(n));
+      n = 0;
+    }
+  }
+  return out;
 }
