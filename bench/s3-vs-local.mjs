@@ -7,7 +7,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 // Without --image it writes a mixed image (1/3 holes, 1/3 random, 1/3 compressible). Results: printed as a
 // markdown table, and written to bench/results/s3-vs-local.json.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   closeSync,
   ftruncateSync,

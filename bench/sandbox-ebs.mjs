@@ -251,7 +251,14 @@ async function listAll(client, snapshotId) {
   return blocks;
 }
 
-const results = { sandboxPut: [], bufferedPut: [], barePut: [], sandboxGet: [], bufferedGet: [], bareGet: [] };
+const results = {
+  sandboxPut: [],
+  bufferedPut: [],
+  barePut: [],
+  sandboxGet: [],
+  bufferedGet: [],
+  bareGet: [],
+};
 const snapshot = {};
 const putRounds = values.only === 'get' ? 1 : ROUNDS;
 for (let round = 0; round < putRounds; round++) {
@@ -276,7 +283,9 @@ if (values.only !== 'put') {
       );
     }
     if (bareClient)
-      results.bareGet.push(await measure(bare.endpoint, () => getAll(bareClient, 'snap-bare', blocks.sandbox)));
+      results.bareGet.push(
+        await measure(bare.endpoint, () => getAll(bareClient, 'snap-bare', blocks.sandbox)),
+      );
   }
 }
 

@@ -19,7 +19,11 @@ const env = { ...process.env, LIFEBOAT_REPO: join(work, 'repo'), LIFEBOAT_PASSWO
 const say = (text) => console.log(`\n== ${text}`);
 function lifeboat(...args) {
   console.log(`$ lifeboat ${args.join(' ')}`);
-  const r = spawnSync(process.execPath, [cli, ...args], { env, encoding: 'buffer', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    env,
+    encoding: 'buffer',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (r.status !== 0) {
     process.stdout.write(r.stdout);
     throw new Error(`lifeboat ${args[0]} exited with ${r.status}`);
@@ -35,8 +39,10 @@ const sha = (path) => createHash('sha256').update(readFileSync(path)).digest('he
 
 say('building a 512 MiB ext4 disk image from generated files (mkfs.ext4 -d)');
 writeFileSync(join(work, 'files/etc/hosts'), '127.0.0.1 localhost\n');
-for (let i = 0; i < 40; i++) writeFileSync(join(work, `files/etc/conf${i}.txt`), `setting_${i} = ${'value '.repeat(2000)}\n`);
-for (let i = 0; i < 6; i++) writeFileSync(join(work, `files/data/blob${i}.bin`), rand(`demo-${i}`, 8 * 1024 * 1024));
+for (let i = 0; i < 40; i++)
+  writeFileSync(join(work, `files/etc/conf${i}.txt`), `setting_${i} = ${'value '.repeat(2000)}\n`);
+for (let i = 0; i < 6; i++)
+  writeFileSync(join(work, `files/data/blob${i}.bin`), rand(`demo-${i}`, 8 * 1024 * 1024));
 writeFileSync(join(work, 'files/data/blob0-copy.bin'), rand('demo-0', 8 * 1024 * 1024));
 const image = join(work, 'disk.img');
 execFileSync('truncate', ['-s', '512M', image]);
@@ -46,7 +52,17 @@ say('a new encrypted repository');
 lifeboat('repo', 'init');
 
 say('full backup');
-const full = lifeboat('image', 'backup', image, '--disk', 'root', '--resource', 'demo-instance', '--tag', 'env=demo')
+const full = lifeboat(
+  'image',
+  'backup',
+  image,
+  '--disk',
+  'root',
+  '--resource',
+  'demo-instance',
+  '--tag',
+  'env=demo',
+)
   .toString()
   .trim()
   .split('\n')
@@ -56,7 +72,9 @@ execFileSync('cp', ['--sparse=always', image, before]);
 
 say('the disk changes: a 12 MiB file is added with debugfs (what the instance would do)');
 writeFileSync(join(work, 'new.bin'), rand('demo-new', 12 * 1024 * 1024));
-execFileSync('debugfs', ['-w', '-R', `write ${join(work, 'new.bin')} /data/new.bin`, image], { stdio: 'ignore' });
+execFileSync('debugfs', ['-w', '-R', `write ${join(work, 'new.bin')} /data/new.bin`, image], {
+  stdio: 'ignore',
+});
 // Changed block tracking, as EBS ListChangedBlocks will give it: the 512 KiB blocks that differ.
 const changed = [];
 const a = openSync(before, 'r');
@@ -73,7 +91,19 @@ writeFileSync(join(work, 'changed.txt'), `${changed.join('\n')}\n`);
 console.log(`${changed.length} of ${1024} blocks changed`);
 
 say('incremental backup: only the changed blocks are read');
-const incr = lifeboat('image', 'backup', image, '--disk', 'root', '--resource', 'demo-instance', '--parent', full, '--changed-blocks', join(work, 'changed.txt'))
+const incr = lifeboat(
+  'image',
+  'backup',
+  image,
+  '--disk',
+  'root',
+  '--resource',
+  'demo-instance',
+  '--parent',
+  full,
+  '--changed-blocks',
+  join(work, 'changed.txt'),
+)
   .toString()
   .trim()
   .split('\n')

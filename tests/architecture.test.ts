@@ -27,7 +27,10 @@ function rules(): Rule[] {
     .split('\n')
     .filter((l) => l.startsWith('| @'))
     .map((l) => {
-      const [pkg, allowed, forbidden] = l.split('|').slice(1, 4).map((c) => c.trim());
+      const [pkg, allowed, forbidden] = l
+        .split('|')
+        .slice(1, 4)
+        .map((c) => c.trim());
       return { pkg: pkg!, allowed: list(allowed!), forbidden: list(forbidden!) };
     });
 }
@@ -35,7 +38,9 @@ function rules(): Rule[] {
 function packages(): Map<string, string> {
   const out = new Map<string, string>();
   for (const dir of readdirSync(join(root, 'packages'))) {
-    const pkg = JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) as { name: string };
+    const pkg = JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) as {
+      name: string;
+    };
     out.set(pkg.name, join(root, 'packages', dir));
   }
   return out;
@@ -47,9 +52,10 @@ function sourceFiles(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name));
 }
 
-const IMPORT = /(?:^|[^.\w])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s+['"]([^'"]+)['"]/gm;
+const IMPORT =
+  /(?:^|[^.\w])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s+['"]([^'"]+)['"]/gm;
 
-export function importsOf(text: string): string[] {
+function importsOf(text: string): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(IMPORT)) out.push((m[1] ?? m[2] ?? m[3])!);
   return out;
@@ -64,7 +70,8 @@ describe('package boundaries (docs/architecture.md)', () => {
   });
 
   it('the import scanner sees static, dynamic, re-export and side-effect imports', () => {
-    const text = "import a from 'x1';\nimport { b } from \"x2\";\nexport * from 'x3';\nconst c = await import('x4');\nimport 'x5';";
+    const text =
+      "import a from 'x1';\nimport { b } from \"x2\";\nexport * from 'x3';\nconst c = await import('x4');\nimport 'x5';";
     expect(importsOf(text)).toEqual(['x1', 'x2', 'x3', 'x4', 'x5']);
   });
 
@@ -76,12 +83,18 @@ describe('package boundaries (docs/architecture.md)', () => {
       for (const file of sourceFiles(join(dir!, 'src'))) {
         for (const spec of importsOf(readFileSync(file, 'utf8'))) {
           const where = `${relative(root, file)} imports ${spec}`;
-          if (spec.startsWith('@lifeboat/') && !rule.allowed.some((a) => spec === a || spec.startsWith(`${a}/`))) {
+          if (
+            spec.startsWith('@lifeboat/') &&
+            !rule.allowed.some((a) => spec === a || spec.startsWith(`${a}/`))
+          ) {
             violations.push(`${where}: not allowed for ${rule.pkg}`);
           }
-          if (spec.startsWith('@lifeboat/') && spec.split('/').length > 2) violations.push(`${where}: deep import`);
-          if (rule.forbidden.some((f) => spec === f || spec.startsWith(f))) violations.push(`${where}: forbidden`);
-          if (spec.startsWith('.') && !join(file, '..', spec).startsWith(dir!)) violations.push(`${where}: leaves the package`);
+          if (spec.startsWith('@lifeboat/') && spec.split('/').length > 2)
+            violations.push(`${where}: deep import`);
+          if (rule.forbidden.some((f) => spec === f || spec.startsWith(f)))
+            violations.push(`${where}: forbidden`);
+          if (spec.startsWith('.') && !join(file, '..', spec).startsWith(dir!))
+            violations.push(`${where}: leaves the package`);
         }
       }
       expect(violations).toEqual([]);
