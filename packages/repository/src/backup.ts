@@ -61,11 +61,12 @@ export async function backupImage(repo: Repository, options: BackupOptions): Pro
   let pool: WorkerPool | undefined;
   let writer: BlobWriter | undefined;
   try {
+    // Started first: the threads load their modules (tens of ms) while this one reads the parent and the index.
+    pool = new WorkerPool({ secret: repo.key.secret, repositoryId: repo.id }, options.workers);
     const parent = options.parent ? await repo.readPoint(options.parent) : undefined;
     writer = new BlobWriter(repo, await doomedPacks(repo));
     await repo.loadIndex();
     await indexOrphanPacks(repo, session.id);
-    pool = new WorkerPool({ secret: repo.key.secret, repositoryId: repo.id }, options.workers);
     const disks: DiskRecord[] = [];
     for (const disk of options.disks) {
       const parentDisk = parent?.disks.find((d) => d.name === disk.name);
