@@ -160,7 +160,11 @@ export class DirectWriter {
   }
 }
 
-async function writevFully(fd: number, bufs: Buffer[], position: number): Promise<void> {
+/**
+ * Writes all of bufs at position. writev may write less than asked without an error (a full disk, a file size
+ * limit): the rest is written again, and no progress at all is ENOSPC, so a short file is never taken for whole.
+ */
+export async function writevFully(fd: number, bufs: readonly Uint8Array[], position: number): Promise<void> {
   let left = bufs.reduce((n, b) => n + b.length, 0);
   while (left > 0) {
     const n = await new Promise<number>((resolve, reject) =>
@@ -174,8 +178,8 @@ async function writevFully(fd: number, bufs: Buffer[], position: number): Promis
   }
 }
 
-function dropFront(bufs: Buffer[], n: number): Buffer[] {
-  const out: Buffer[] = [];
+function dropFront(bufs: readonly Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
   for (const b of bufs) {
     if (n >= b.length) n -= b.length;
     else {

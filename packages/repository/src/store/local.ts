@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, type Dirent } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { writeDirect } from '../direct-io.js';
+import { writeDirect, writevFully } from '../direct-io.js';
 import { isRepositoryError, RepositoryError } from '../errors.js';
 import { isValidKey, type ObjectInfo, type Store } from './store.js';
 
@@ -65,7 +65,7 @@ export class LocalStore implements Store {
           this.options.directIo !== false &&
           total >= DIRECT_MIN_BYTES &&
           (await writeDirect(tmp, fh, parts, total));
-        if (!direct) await writeAll(fh, parts);
+        if (!direct) await writevFully(fh.fd, parts, 0);
         await fh.sync();
       } finally {
         await fh.close();
@@ -157,23 +157,6 @@ export class LocalStore implements Store {
     } catch (err) {
       throw storeError(err, `cannot delete ${key} from ${this.root}`);
     }
-  }
-}
-
-/**
- * writev may write less than asked without an error (a full disk, a file size limit): keep writing the rest, and
- * fail when no progress is possible, so that a short object is never linked under its key.
- */
-async function writeAll(fh: Awaited<ReturnType<typeof open>>, parts: readonly Uint8Array[]): Promise<void> {
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  let { bytesWritten: done } = await fh.writev(parts as Uint8Array[]);
-  while (done < total) {
-    const rest = Buffer.concat(parts as Uint8Array[]).subarray(done);
-    const { bytesWritten } = await fh.write(rest, 0, rest.length, done);
-    if (bytesWritten === 0) {
-      throw Object.assign(new Error(`only ${done} of ${total} bytes could be written`), { code: 'ENOSPC' });
-    }
-    done += bytesWritten;
   }
 }
 
