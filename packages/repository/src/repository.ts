@@ -349,6 +349,14 @@ export class Repository {
     else for (const e of entries) this.index.add(e);
   }
 
+  /**
+   * Persists the entries committed so far in the local index cache. Without it they live in this process only,
+   * and the next one reads and decrypts the index files just written (for a full backup, all of its index).
+   */
+  persistIndex(): void {
+    this.index?.flush?.();
+  }
+
   /** Where a blob is, by the repository's index or the one given (check's own). */
   async lookup(id: Buffer, what: string, index?: BlobIndex): Promise<IndexEntry> {
     const entry = (index ?? (await this.loadIndex())).get(id);

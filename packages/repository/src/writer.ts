@@ -131,6 +131,7 @@ export class BlobWriter {
       if (this.failure) throw this.failure;
     }
     await this.writeIndex();
+    this.repo.persistIndex();
   }
 
   /**

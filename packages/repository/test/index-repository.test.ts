@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backupImage } from '../src/backup.js';
-import { CHUNK_SIZE } from '../src/format.js';
+import { CHUNK_SIZE, INDEX_PREFIX } from '../src/format.js';
 import { defaultCacheRoot } from '../src/index/cache.js';
 import { Repository } from '../src/repository.js';
 import { restoreDisk } from '../src/restore.js';
@@ -46,6 +46,32 @@ describe('the repository with its paged index', () => {
     const mem = await memory.loadIndex();
     for (const e of index.entries()) expect(mem.get(e.id)).toEqual(e);
     expect(mem.size).toBe(index.size);
+    index.close?.();
+  });
+
+  it('keeps the entries of the index files a backup wrote in the cache: the next open reads none of them', async () => {
+    const cacheDir = p('cache2');
+    const reads: string[] = [];
+    class CountingStore extends LocalStore {
+      override get(key: string): Promise<Buffer> {
+        reads.push(key);
+        return super.get(key);
+      }
+    }
+    const repo = await Repository.init(new CountingStore(p('repo2')), 'pw', {
+      kdfCost: TEST_KDF,
+      cacheDir,
+      index: 'paged',
+    });
+    buildImage(p('b.img'), { sizeBytes: 8 * CHUNK_SIZE, blocks: { 0: 'random', 3: 'text', 7: 'random' } });
+    const backup = () =>
+      backupImage(repo, { disks: [{ name: 'root', path: p('b.img') }], resource: { id: 'b', kind: 'image' } });
+    await backup();
+    const again = await Repository.open(new CountingStore(p('repo2')), 'pw', { cacheDir, index: 'paged' });
+    reads.length = 0;
+    const index = await again.loadIndex();
+    expect(reads.filter((k) => k.startsWith(INDEX_PREFIX))).toEqual([]);
+    expect(index.size).toBe(3 + 1); // 3 chunks, 1 leaf
     index.close?.();
   });
 

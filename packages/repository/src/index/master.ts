@@ -18,6 +18,8 @@ export interface BlobIndex {
   add(entry: IndexEntry): void;
   /** Entries of an index file just stored; with its id, a paged index keeps them in its cache. */
   commit?(entries: readonly IndexEntry[], indexId?: string): void;
+  /** Writes what commit() kept in memory to the cache, so that the next process need not read those files. */
+  flush?(): void;
   readonly size: number;
   /** Streams every entry (a paged index: in id order, each blob once). */
   entries(): IterableIterator<IndexEntry>;
