@@ -64,9 +64,10 @@ describe('the repository with its paged index', () => {
       index: 'paged',
     });
     buildImage(p('b.img'), { sizeBytes: 8 * CHUNK_SIZE, blocks: { 0: 'random', 3: 'text', 7: 'random' } });
-    const backup = () =>
-      backupImage(repo, { disks: [{ name: 'root', path: p('b.img') }], resource: { id: 'b', kind: 'image' } });
-    await backup();
+    await backupImage(repo, {
+      disks: [{ name: 'root', path: p('b.img') }],
+      resource: { id: 'b', kind: 'image' },
+    });
     const again = await Repository.open(new CountingStore(p('repo2')), 'pw', { cacheDir, index: 'paged' });
     reads.length = 0;
     const index = await again.loadIndex();
