@@ -16,7 +16,7 @@
 // BENCH_PROF=file.cpuprofile writes a CPU profile of the sandbox process.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,6 +143,12 @@ async function serverCpu(endpoint) {
   return (cpu.user + cpu.system) / 1e6;
 }
 
+/** The process's minor page faults so far (field 10 of /proc/PID/stat, counted after the command name). */
+function minorFaults(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+}
+
 /** Runs `work(i)` for i in [0, n) with `concurrency` in flight. */
 async function pool(n, concurrency, work) {
   let next = 0;
@@ -158,19 +164,25 @@ async function pool(n, concurrency, work) {
  * dirty threshold (about 2 GB here) every page-cache write is throttled and costs the writer 1.5-2.5 CPU-s per
  * GiB instead of 0.2 on this VM, which measures the disk, not the server.
  */
-async function measure(endpoint, run) {
+async function measure(server, run) {
+  const endpoint = server.endpoint;
   execFileSync('sync');
   const bytes = BLOCKS * BLOCK;
+  const f0 = minorFaults(server.child.pid);
   const s0 = await serverCpu(endpoint);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   await run();
   const seconds = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
-  const server = (await serverCpu(endpoint)) - s0;
+  const serverSeconds = (await serverCpu(endpoint)) - s0;
+  const faults = minorFaults(server.child.pid) - f0;
   return {
     mbps: bytes / 1e6 / seconds,
-    serverPerGB: server / (bytes / GB),
+    serverPerGB: serverSeconds / (bytes / GB),
+    // Fresh memory the server touched (4 KiB pages per GB received or sent): on this VM each GiB of it costs
+    // 0.5-2.5 CPU-s, so allocation churn shows here before it shows in a profile.
+    faultMiBPerGB: (faults * 4096) / 2 ** 20 / (bytes / GB),
     clientPerGB: (c.user + c.system) / 1e6 / (bytes / GB),
   };
 }
@@ -233,7 +245,7 @@ const sandboxes = [
 /** One snapshot written through the EBS direct API; the last one is kept for reading. */
 async function sandboxPut({ server, client }) {
   const { SnapshotId } = await client.send(new StartSnapshotCommand({ VolumeSize: GIB }));
-  const m = await measure(server.endpoint, () => putAll(client, SnapshotId));
+  const m = await measure(server, () => putAll(client, SnapshotId));
   await client.send(new CompleteSnapshotCommand({ SnapshotId, ChangedBlocksCount: BLOCKS }));
   return { m, SnapshotId };
 }
@@ -275,7 +287,7 @@ for (let round = 0; round < putRounds; round++) {
     results[`${sb.key}Put`].push(m);
     snapshot[sb.key] = SnapshotId;
   }
-  if (bareClient) results.barePut.push(await measure(bare.endpoint, () => putAll(bareClient, 'snap-bare')));
+  if (bareClient) results.barePut.push(await measure(bare, () => putAll(bareClient, 'snap-bare')));
 }
 if (values.only !== 'put') {
   const blocks = {};
@@ -287,13 +299,11 @@ if (values.only !== 'put') {
   for (let round = 0; round < ROUNDS; round++) {
     for (const sb of sandboxes) {
       results[`${sb.key}Get`].push(
-        await measure(sb.server.endpoint, () => getAll(sb.client, snapshot[sb.key], blocks[sb.key])),
+        await measure(sb.server, () => getAll(sb.client, snapshot[sb.key], blocks[sb.key])),
       );
     }
     if (bareClient)
-      results.bareGet.push(
-        await measure(bare.endpoint, () => getAll(bareClient, 'snap-bare', blocks.sandbox)),
-      );
+      results.bareGet.push(await measure(bare, () => getAll(bareClient, 'snap-bare', blocks.sandbox)));
   }
 }
 
@@ -303,11 +313,11 @@ const fmt = (rows, key) =>
 const row = (name, rows) =>
   rows.length &&
   console.log(
-    `| ${name} | ${fmt(rows, 'serverPerGB')} | ${fmt(rows, 'clientPerGB')} | ${fmt(rows, 'mbps')} |`,
+    `| ${name} | ${fmt(rows, 'serverPerGB')} | ${fmt(rows, 'faultMiBPerGB')} | ${fmt(rows, 'clientPerGB')} | ${fmt(rows, 'mbps')} |`,
   );
 console.log(`${GIB} GiB per round, ${ROUNDS} rounds, ${CONCURRENCY} requests in flight; median (each round)`);
-console.log('| phase | server CPU-s/GB | client CPU-s/GB | MB/s |');
-console.log('|---|---|---|---|');
+console.log('| phase | server CPU-s/GB | server fresh pages MiB/GB | client CPU-s/GB | MB/s |');
+console.log('|---|---|---|---|---|');
 row('sandbox PutSnapshotBlock (checksums verified; block files O_DIRECT)', results.sandboxPut);
 row('sandbox PutSnapshotBlock, direct I/O off (page cache)', results.bufferedPut);
 row('bare server PUT (SHA-256 checked, written through the page cache)', results.barePut);
