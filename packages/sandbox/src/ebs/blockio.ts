@@ -1,4 +1,4 @@
-import { read, readSync, write, writeSync } from 'node:fs';
+import { read, readSync, writeSync } from 'node:fs';
 import { isAligned } from './direct.js';
 import { type FdCache, isEinval, type Pin } from './files.js';
 
@@ -23,26 +23,6 @@ export function writeBlock(fds: FdCache, path: string, data: Uint8Array, pos: nu
     }
   }
   writeFully(fds.get(path), data, pos);
-}
-
-/**
- * writeBlock on libuv's thread pool: PutSnapshotBlock writes this way, so that several blocks are on their way to
- * the disk at once while the event loop goes on receiving (a direct write waits for the device: 1-3 ms per block
- * here, during which a synchronous write held every other request). The fd is pinned as for readBlockAsync.
- */
-export async function writeBlockAsync(fds: FdCache, path: string, data: Uint8Array, pos: number) {
-  let pin: Pin = fds.pin(path, isAligned(data), true);
-  try {
-    await writeFullyAsync(pin.fd, data, pos);
-  } catch (e) {
-    if (!pin.direct || !isEinval(e)) throw e;
-    pin.release();
-    fds.refuseDirect(path); // then write it all again, buffered
-    pin = fds.pin(path, false, true);
-    await writeFullyAsync(pin.fd, data, pos);
-  } finally {
-    pin.release();
-  }
 }
 
 /** Fills `into` from `pos`; the file must hold that many bytes there. */
@@ -107,21 +87,6 @@ function readFullyAsync(fd: number, into: Uint8Array, pos: number, path: string)
         if (n === 0) return reject(shortFile(path, pos));
         done += n;
         if (done < into.length) step();
-        else resolve();
-      });
-    step();
-  });
-}
-
-function writeFullyAsync(fd: number, data: Uint8Array, pos: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let done = 0;
-    const step = () =>
-      write(fd, data, done, data.length - done, pos + done, (err, n) => {
-        if (err) return reject(err);
-        if (n === 0) return reject(new Error(`a write at ${pos + done} wrote nothing`));
-        done += n;
-        if (done < data.length) step();
         else resolve();
       });
     step();

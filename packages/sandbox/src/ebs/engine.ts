@@ -157,35 +157,13 @@ export class LayeredBlockEngine implements BlockEngine {
 
   /** `checksum` must be the verified SHA-256 of `data` (base64): the engine does not hash again. */
   putSnapshotBlock(snapshotId: string, index: number, data: Uint8Array, checksum: string): void {
-    this.pendingLayer(snapshotId, index, data).write(index, Buffer.from(checksum, 'base64'), data);
-  }
-
-  /**
-   * putSnapshotBlock with the bytes written on libuv's pool, so that blocks of concurrent requests reach the disk
-   * side by side. Resolves false when the snapshot was completed or deleted while the bytes were being written:
-   * the block is then not part of it.
-   */
-  putSnapshotBlockAsync(
-    snapshotId: string,
-    index: number,
-    data: Uint8Array,
-    checksum: string,
-  ): Promise<boolean> {
-    return this.pendingLayer(snapshotId, index, data).writeAsync(
-      index,
-      Buffer.from(checksum, 'base64'),
-      data,
-    );
-  }
-
-  private pendingLayer(snapshotId: string, index: number, data: Uint8Array): Layer {
     const s = this.snapshot(snapshotId);
     if (!s.pending) throw new AwsError('IncorrectState', `${snapshotId} is not pending`);
     if (data.length !== BLOCK_SIZE) throw new AwsError('InvalidParameterValue', 'A block is 524288 bytes');
     if (index < 0 || index >= s.sizeGiB * BLOCKS_PER_GIB) {
       throw new AwsError('InvalidParameterValue', `Block index ${index} is outside the volume`);
     }
-    return this.tree.get(s.layer);
+    this.tree.get(s.layer).write(index, Buffer.from(checksum, 'base64'), data);
   }
 
   /** Seals an EBS direct snapshot: its layer freezes and it becomes readable and a possible parent. */

@@ -5,13 +5,13 @@ const MAX_OPEN = 512;
 
 interface Handle {
   fd: number;
-  /** Reads or writes in flight on the thread pool: the fd is closed only once none is left (its number not reused). */
+  /** Reads in flight on the thread pool: the fd is closed only once none is left (its number not reused). */
   pins: number;
   /** Out of the cache (evicted or its file closed): closed when the last pin goes. */
   retired: boolean;
 }
 
-/** An fd held open for an asynchronous read or write; release() exactly once, when it has settled. */
+/** An fd held open for an asynchronous read; release() exactly once, when the read has settled. */
 export interface Pin {
   readonly fd: number;
   readonly direct: boolean;
@@ -50,13 +50,12 @@ export class FdCache {
   }
 
   /**
-   * Holds an fd open across an asynchronous read or write: the direct one when asked and possible, else the
-   * buffered one. For reads the file is not created: a file removed meanwhile fails with ENOENT rather than
-   * reading as a new empty file.
+   * Holds an fd open across an asynchronous read: the direct one when asked and possible, else the buffered one.
+   * The file is not created: a file removed meanwhile fails with ENOENT rather than reading as a new empty file.
    */
-  pin(path: string, direct: boolean, create = false): Pin {
-    const d = direct ? this.directHandle(path, create) : undefined;
-    const h = d ?? this.handle(path, false, create);
+  pin(path: string, direct: boolean): Pin {
+    const d = direct ? this.directHandle(path, false) : undefined;
+    const h = d ?? this.handle(path, false, false);
     h.pins++;
     let released = false;
     return {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, fstatSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { BLOCK_SIZE } from '../core/blocks.js';
-import { writeBlock, writeBlockAsync } from './blockio.js';
+import { writeBlock } from './blockio.js';
 import type { FdCache } from './files.js';
 
 /** SHA-256 of an all-zero block: such blocks take no space in data files and read as zeros. */
@@ -135,37 +135,11 @@ export class Layer {
   /** Records a block (its verified SHA-256 given); returns the hash it replaced in this layer, if any. */
   write(index: number, hash: Buffer, data: Uint8Array): Buffer | undefined {
     if (!this.writes) throw new Error(`layer ${this.id} is frozen`);
-    const slot = this.takeSlot(hash);
-    if (slot !== NO_DATA) writeBlock(this.fds, this.dataFile, data, slot * BLOCK_SIZE); // O_DIRECT when aligned
-    return this.record(index, slot, hash);
-  }
-
-  /**
-   * write() with the bytes written on libuv's pool (PutSnapshotBlock: several blocks in flight, the event loop
-   * free meanwhile). The slot is taken at once, the index record follows the bytes as in write(). Resolves false,
-   * recording nothing, when the layer froze or was dropped while the bytes were on their way: the slot then
-   * stays unused, like the slot of a block rewritten later.
-   */
-  async writeAsync(index: number, hash: Buffer, data: Uint8Array): Promise<boolean> {
-    if (!this.writes) throw new Error(`layer ${this.id} is frozen`);
-    const slot = this.takeSlot(hash);
-    if (slot !== NO_DATA) await writeBlockAsync(this.fds, this.dataFile, data, slot * BLOCK_SIZE);
-    if (!this.writes) return false;
-    this.record(index, slot, hash);
-    return true;
-  }
-
-  /** Makes the layer refuse further records: it is being deleted (an in-flight writeAsync then records nothing). */
-  discard(): void {
-    this.writes = undefined;
-  }
-
-  private takeSlot(hash: Buffer): number {
-    return ZERO_HASH.equals(hash) ? NO_DATA : this.nextSlot++;
-  }
-
-  private record(index: number, slot: number, hash: Buffer): Buffer | undefined {
-    const writes = this.writes as Map<number, Entry>;
+    let slot = NO_DATA;
+    if (!ZERO_HASH.equals(hash)) {
+      slot = this.nextSlot++;
+      writeBlock(this.fds, this.dataFile, data, slot * BLOCK_SIZE); // O_DIRECT when data is aligned memory
+    }
     const rec = Buffer.allocUnsafe(RECORD);
     rec.writeUInt32LE(index, 0);
     rec.writeUInt32LE(slot, 4);
@@ -174,8 +148,8 @@ export class Layer {
     // Positional write on a kept-open descriptor: an append without open/close per block.
     writeSync(this.fds.get(this.indexFile), rec, 0, RECORD, this.indexBytes);
     this.indexBytes += RECORD;
-    const previous = writes.get(index)?.hash;
-    writes.set(index, { hash: rec.subarray(8, 40), slot });
+    const previous = this.writes.get(index)?.hash;
+    this.writes.set(index, { hash: rec.subarray(8, 40), slot });
     return previous;
   }
 

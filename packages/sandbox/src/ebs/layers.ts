@@ -112,7 +112,6 @@ export class LayerTree {
   }
 
   private drop(layer: Layer): void {
-    layer.discard();
     this.refs.delete(layer.id);
     this.layers.delete(layer.id);
     this.byNum.delete(layer.num);

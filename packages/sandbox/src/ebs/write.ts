@@ -50,14 +50,14 @@ export function startSnapshot(req: AwsRequest, res: ServerResponse, ctx: Sandbox
   });
 }
 
-export async function putSnapshotBlock(
+export function putSnapshotBlock(
   req: AwsRequest,
   res: ServerResponse,
   ctx: SandboxContext,
   d: WriteDeps,
   id: string,
   indexText: string,
-): Promise<void> {
+): void {
   const index = intParam(indexText, 'BlockIndex');
   const length = intParam(header(req.headers['x-amz-data-length']), 'DataLength');
   const checksum = header(req.headers['x-amz-checksum']);
@@ -93,25 +93,19 @@ export async function putSnapshotBlock(
       `The block's SHA-256 is ${actual}, not the ${checksum} given in x-amz-Checksum.`,
     );
   }
-  if (!(await d.engine.putSnapshotBlockAsync(id, index, req.body, actual))) {
-    // Completed (or deleted) while this block was on its way to the disk: it is not part of the snapshot.
-    throw validation(
-      'INVALID_PARAMETER_VALUE',
-      `The snapshot '${id}' is completed: it takes no more blocks.`,
-    );
-  }
-  extendTimeout(ctx, rec.snapshotId);
+  d.engine.putSnapshotBlock(id, index, req.body, actual);
+  extendTimeout(ctx, rec);
   res.writeHead(201, { 'x-amz-Checksum': actual, 'x-amz-Checksum-Algorithm': 'SHA256', 'content-length': 0 });
   res.end();
 }
 
 /** Timeout counts from the last block written: push the deadline on, journaling at most once a minute. */
-function extendTimeout(ctx: SandboxContext, snapshotId: string): void {
-  // Read again: the record may have changed (tags, say) while the block was being written.
-  const rec = snapshotsTable(ctx).get(snapshotId);
-  const direct = rec?.direct;
-  const minutes = ctx.state.table<{ timeoutMinutes: number }>('ebs.starts').get(snapshotId)?.timeoutMinutes;
-  if (!rec || !direct || minutes === undefined) return;
+function extendTimeout(ctx: SandboxContext, rec: SnapshotRecord): void {
+  const direct = rec.direct;
+  const minutes = ctx.state
+    .table<{ timeoutMinutes: number }>('ebs.starts')
+    .get(rec.snapshotId)?.timeoutMinutes;
+  if (!direct || minutes === undefined) return;
   const next = ctx.now() + minutes * 60_000;
   if (next - Date.parse(direct.timeoutAt) < 60_000) return;
   snapshotsTable(ctx).put(rec.snapshotId, {

@@ -110,67 +110,6 @@ describe('LayeredBlockEngine', () => {
     expect(() => engine.putSnapshotBlock('snap-b', 5, fill(5), sha(fill(5)))).toThrow(/not pending/);
   });
 
-  it('writes EBS direct blocks on the thread pool, many at once, and keeps them across a restart', async () => {
-    const { dir, engine } = fresh();
-    engine.startSnapshot('snap-a', 1);
-    const written = Array.from({ length: 12 }, (_, i) => fill(i + 1));
-    const zero = fill(0);
-    const results = await Promise.all([
-      ...written.map((b, i) => engine.putSnapshotBlockAsync('snap-a', i, b, sha(b))),
-      engine.putSnapshotBlockAsync('snap-a', 20, zero, sha(zero)),
-      engine.putSnapshotBlockAsync('snap-a', 5, fill(99), sha(fill(99))), // a rewrite: the last record wins
-    ]);
-    expect(results.every((r) => r === true)).toBe(true);
-    expect(engine.ownBlocks('snap-a').indexes.length).toBe(13);
-    engine.completeSnapshot('snap-a');
-    const again = reopen(dir);
-    for (const [i, b] of written.entries()) {
-      const read = again.readSnapshotBlock('snap-a', i);
-      const five = [fill(6), fill(99)].find((x) => read.data.equals(x));
-      if (i === 5)
-        expect(five).toBeDefined(); // either order of the two writes of block 5 is a valid outcome
-      else expectBytes(read.data, b);
-      expect(read.checksum).toBe(sha(read.data));
-    }
-    expectBytes(again.readSnapshotBlock('snap-a', 20).data, zero);
-  });
-
-  it('a block still on its way to the disk when its snapshot is completed or deleted is not recorded', async () => {
-    const { dir, engine } = fresh();
-    engine.startSnapshot('snap-c', 1);
-    await engine.putSnapshotBlockAsync('snap-c', 0, fill(1), sha(fill(1)));
-    const late = engine.putSnapshotBlockAsync('snap-c', 1, fill(2), sha(fill(2)));
-    engine.completeSnapshot('snap-c'); // before the write settles
-    expect(await late).toBe(false);
-    expect(engine.listSnapshotBlocks('snap-c', 0, 10).map((b) => b.index)).toEqual([0]);
-    expect(
-      reopen(dir)
-        .listSnapshotBlocks('snap-c', 0, 10)
-        .map((b) => b.index),
-    ).toEqual([0]);
-
-    engine.startSnapshot('snap-d', 1);
-    await engine.putSnapshotBlockAsync('snap-d', 0, fill(3), sha(fill(3)));
-    const layerFiles = () =>
-      readdirSync(dir, { recursive: true })
-        .map(String)
-        .filter((f) => /\.(dat|idx)$/.test(f));
-    const before = layerFiles();
-    const orphan = engine.putSnapshotBlockAsync('snap-d', 1, fill(4), sha(fill(4)));
-    engine.deleteSnapshot('snap-d');
-    expect(await orphan).toBe(false);
-    // The deleted layer's files are gone and stay gone: the late write recreated none of them.
-    const after = layerFiles();
-    expect(before.filter((f) => !after.includes(f))).toHaveLength(2); // its .dat and .idx
-    expect(after.every((f) => before.includes(f))).toBe(true);
-    expect(() => engine.listSnapshotBlocks('snap-d', 0, 10)).toThrow();
-    expect(
-      reopen(dir)
-        .listSnapshotBlocks('snap-c', 0, 10)
-        .map((b) => b.index),
-    ).toEqual([0]);
-  });
-
   it('survives a restart: volumes, snapshots, pending direct snapshots and lineage', () => {
     const { dir, engine } = fresh();
     engine.createVolume('vol-1', 1);
