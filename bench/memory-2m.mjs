@@ -486,8 +486,8 @@ function run(env, args) {
 
 /**
  * One CLI command under /usr/bin/time: wall, user, sys, peak RSS (KiB) of the process. The RSS is also sampled
- * every 250 ms, so that the peak of the data path can be told apart from the key derivation's (scrypt N=2^17,
- * r=8 touches 128 MiB at open, before any index or data work).
+ * every 250 ms, so that the peak of the data path can be told apart from the key derivation's (scrypt touches
+ * 64-128 MiB at open, depending on the slot's parameters, before any index or data work).
  */
 async function timed(label, env, args, bytes, allowDamage = false, recordFailure = false) {
   spawnSync('sync');

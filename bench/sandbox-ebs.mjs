@@ -2,7 +2,7 @@
 // and serves (GetSnapshotBlock), and what an AWS SDK v3 client reads with 16-32 requests in flight.
 //
 // usage: npm run build && node bench/sandbox-ebs.mjs [--gib N] [--concurrency N] [--rounds N] [--only put|get]
-//                                                     [--buffered-too] [--no-baseline]
+//                                                     [--buffered-too] [--no-baseline] [--versus DIR]
 //
 // The sandbox runs in a child process with every delay at zero; its CPU time comes from its admin API
 // (/_sandbox/process, process.cpuUsage()), so the client's CPU is not counted. The client collects body chunks by
@@ -13,6 +13,8 @@
 // sandbox's figures can be read against what this machine costs at the same moment: the build VM is shared and
 // its figures move by 2x with the load. Dirty pages are flushed (sync) before each measured phase.
 // --buffered-too also runs a second sandbox with direct I/O off (block files through the page cache), interleaved.
+// --versus DIR also runs the sandbox built in DIR (a checkout of another commit: `git worktree add DIR REV`, link
+// node_modules, `npx tsc -b packages/sandbox`), interleaved round by round: A/B between builds in one run.
 // BENCH_PROF=file.cpuprofile writes a CPU profile of the sandbox process.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -40,6 +42,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     'no-baseline': { type: 'boolean', default: false },
     'buffered-too': { type: 'boolean', default: false },
+    versus: { type: 'string' },
   },
 });
 const GIB = Number(values.gib);
@@ -74,7 +77,7 @@ const profiling = prof
      });`
   : '';
 
-const SANDBOX = (name, directIo) => `import { startSandbox } from ${JSON.stringify(DIST)};
+const SANDBOX = (name, directIo, dist = DIST) => `import { startSandbox } from ${JSON.stringify(dist)};
   const sb = await startSandbox({ dataDir: ${JSON.stringify(join(dataDir, name))}, fast: true, adminToken: 'bench', directIo: ${directIo} });
   ${directIo ? profiling : ''}
   console.log(JSON.stringify({ endpoint: sb.endpoint, accounts: sb.accounts }));`;
@@ -233,12 +236,19 @@ async function getAll(client, snapshotId, blocks) {
 
 const sandbox = await startChild(SANDBOX('sandbox', true));
 const buffered = values['buffered-too'] ? await startChild(SANDBOX('sandbox-buffered', false)) : undefined;
+// --versus DIR: the sandbox of another build (a worktree of an earlier commit, built), interleaved with this one.
+const versus = values.versus
+  ? await startChild(SANDBOX('sandbox-versus', true, join(values.versus, 'packages/sandbox/dist/index.js')))
+  : undefined;
 const bare = values['no-baseline'] ? undefined : await startChild(BARE);
 const bareClient = bare && clientFor(bare.endpoint, sandbox.accounts[0]);
 const sandboxes = [
   { key: 'sandbox', server: sandbox, client: clientFor(sandbox.endpoint, sandbox.accounts[0]) },
   ...(buffered
     ? [{ key: 'buffered', server: buffered, client: clientFor(buffered.endpoint, buffered.accounts[0]) }]
+    : []),
+  ...(versus
+    ? [{ key: 'versus', server: versus, client: clientFor(versus.endpoint, versus.accounts[0]) }]
     : []),
 ];
 
@@ -266,6 +276,8 @@ async function listAll(client, snapshotId) {
 const results = {
   sandboxPut: [],
   bufferedPut: [],
+  versusPut: [],
+  versusGet: [],
   barePut: [],
   sandboxGet: [],
   bufferedGet: [],
@@ -320,9 +332,11 @@ console.log('| phase | server CPU-s/GB | server fresh pages MiB/GB | client CPU-
 console.log('|---|---|---|---|---|');
 row('sandbox PutSnapshotBlock (checksums verified; block files O_DIRECT)', results.sandboxPut);
 row('sandbox PutSnapshotBlock, direct I/O off (page cache)', results.bufferedPut);
+row(`sandbox PutSnapshotBlock of ${values.versus}`, results.versusPut);
 row('bare server PUT (SHA-256 checked, written through the page cache)', results.barePut);
 row('sandbox GetSnapshotBlock (SDK, chunks, no checksum; O_DIRECT reads)', results.sandboxGet);
 row('sandbox GetSnapshotBlock, direct I/O off (page cache)', results.bufferedGet);
+row(`sandbox GetSnapshotBlock of ${values.versus}`, results.versusGet);
 row('bare server GET (pread from the page cache, pooled buffers)', results.bareGet);
 
 clearTimeout(deadline);

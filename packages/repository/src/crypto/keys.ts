@@ -55,12 +55,15 @@ export interface ScryptCost {
 }
 
 /**
- * OWASP lists N=2^17, r=8, p=1 and N=2^16, r=8, p=2 among its equally strong scrypt settings (the same work and
- * 128 MiB per guess, 64 MiB per lane). Node's scrypt (OpenSSL) computes p lanes one after another, so the second
- * setting is built here from two p=1 derivations that run on two cores at once: a password is checked in
- * 0.19-0.26 s instead of 0.35-0.45 s, for the same cost to an attacker per guess.
+ * OWASP lists N=2^17, r=8, p=1, N=2^16, r=8, p=2 and N=2^15, r=8, p=3 among its equally strong scrypt settings.
+ * Written here: two lanes of N=2^15, r=8, p=2, computed side by side on two cores (OpenSSL computes p one after
+ * another, reusing one 32 MiB array): the work per guess of N=2^17, p=1 (N·p·lanes = 2^17), 32 MiB per lane as
+ * restic's own setting on this machine (N=2^15, r=8, p=5). Against two lanes of N=2^16, p=1 (the 2026-11 default,
+ * still read), an attacker's memory per guess halves, and so does what every open touches: 64 MiB instead of
+ * 128, which on a VM that hands out fresh pages dearly was 0.2-0.6 CPU-s per command
+ * (docs/benchmarks.md §1).
  */
-export const STRONG_SCRYPT: ScryptCost = { N: 2 ** 16, r: 8, p: 1, lanes: 2 };
+export const STRONG_SCRYPT: ScryptCost = { N: 2 ** 15, r: 8, p: 2, lanes: 2 };
 const MAX_LANES = 16;
 
 /**
