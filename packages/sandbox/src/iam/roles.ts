@@ -9,6 +9,7 @@ import {
   noSuchEntity,
   validationError,
 } from './errors.js';
+import { inlinePolicyOps } from './inline-policies.js';
 import { iamId, iamTables, nameKey, type RoleRecord } from './records.js';
 import { type QueryCall, type QueryOp, required, tagsParam, tagsXml } from './wire.js';
 
@@ -96,41 +97,17 @@ export const deleteRole: QueryOp = (q) => {
   return undefined;
 };
 
-function putRole(q: QueryCall, r: RoleRecord, policies: Record<string, string>): void {
-  iamTables(q.ctx).roles.put(nameKey(r.accountId, r.roleName), { ...r, policies });
-}
-
-export const putRolePolicy: QueryOp = (q) => {
-  const r = findRole(q, required(q, 'RoleName'));
-  const name = checkName(required(q, 'PolicyName'), 'policyName', 128);
-  const doc = checkDocument(required(q, 'PolicyDocument'), 'identity');
-  putRole(q, r, { ...r.policies, [name]: doc });
-  return undefined;
-};
-
-export const getRolePolicy: QueryOp = (q) => {
-  const r = findRole(q, required(q, 'RoleName'));
-  const name = required(q, 'PolicyName');
-  const doc = r.policies[name];
-  if (doc === undefined) throw noSuchEntity(`The role policy with name ${name} cannot be found.`);
-  return { RoleName: r.roleName, PolicyName: name, PolicyDocument: encodedDocument(doc) };
-};
-
-export const deleteRolePolicy: QueryOp = (q) => {
-  const r = findRole(q, required(q, 'RoleName'));
-  const name = required(q, 'PolicyName');
-  if (r.policies[name] === undefined)
-    throw noSuchEntity(`The role policy with name ${name} cannot be found.`);
-  const { [name]: _gone, ...rest } = r.policies;
-  putRole(q, r, rest);
-  return undefined;
-};
-
-export const listRolePolicies: QueryOp = (q) => {
-  const r = findRole(q, required(q, 'RoleName'));
-  const page = iamPage(q, Object.keys(r.policies).sort());
-  return { PolicyNames: page.items, IsTruncated: page.IsTruncated, Marker: page.Marker };
-};
+const inline = inlinePolicyOps<RoleRecord>({
+  param: 'RoleName',
+  noun: 'role',
+  find: findRole,
+  nameOf: (r) => r.roleName,
+  save: (q, r, policies) => iamTables(q.ctx).roles.put(nameKey(r.accountId, r.roleName), { ...r, policies }),
+});
+export const putRolePolicy = inline.put;
+export const getRolePolicy = inline.get;
+export const deleteRolePolicy = inline.remove;
+export const listRolePolicies = inline.list;
 
 export const updateAssumeRolePolicy: QueryOp = (q) => {
   const r = findRole(q, required(q, 'RoleName'));

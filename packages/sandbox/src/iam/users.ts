@@ -1,15 +1,14 @@
 import {
   alreadyExists,
-  checkDocument,
   checkName,
   checkPath,
   deleteConflict,
-  encodedDocument,
   iamPage,
   limitExceeded,
   noSuchEntity,
   validationError,
 } from './errors.js';
+import { inlinePolicyOps } from './inline-policies.js';
 import { iamId, iamTables, nameKey, newSecret, type UserRecord } from './records.js';
 import { type QueryCall, type QueryOp, required, tagsParam, tagsXml } from './wire.js';
 
@@ -154,38 +153,14 @@ export const deleteAccessKey: QueryOp = (q) => {
   return undefined;
 };
 
-function putUser(q: QueryCall, u: UserRecord, policies: Record<string, string>): void {
-  iamTables(q.ctx).users.put(nameKey(u.accountId, u.userName), { ...u, policies });
-}
-
-export const putUserPolicy: QueryOp = (q) => {
-  const u = findUser(q, required(q, 'UserName'));
-  const name = checkName(required(q, 'PolicyName'), 'policyName', 128);
-  const doc = checkDocument(required(q, 'PolicyDocument'), 'identity');
-  putUser(q, u, { ...u.policies, [name]: doc });
-  return undefined;
-};
-
-export const getUserPolicy: QueryOp = (q) => {
-  const u = findUser(q, required(q, 'UserName'));
-  const name = required(q, 'PolicyName');
-  const doc = u.policies[name];
-  if (doc === undefined) throw noSuchEntity(`The user policy with name ${name} cannot be found.`);
-  return { UserName: u.userName, PolicyName: name, PolicyDocument: encodedDocument(doc) };
-};
-
-export const deleteUserPolicy: QueryOp = (q) => {
-  const u = findUser(q, required(q, 'UserName'));
-  const name = required(q, 'PolicyName');
-  if (u.policies[name] === undefined)
-    throw noSuchEntity(`The user policy with name ${name} cannot be found.`);
-  const { [name]: _gone, ...rest } = u.policies;
-  putUser(q, u, rest);
-  return undefined;
-};
-
-export const listUserPolicies: QueryOp = (q) => {
-  const u = findUser(q, required(q, 'UserName'));
-  const page = iamPage(q, Object.keys(u.policies).sort());
-  return { PolicyNames: page.items, IsTruncated: page.IsTruncated, Marker: page.Marker };
-};
+const inline = inlinePolicyOps<UserRecord>({
+  param: 'UserName',
+  noun: 'user',
+  find: findUser,
+  nameOf: (u) => u.userName,
+  save: (q, u, policies) => iamTables(q.ctx).users.put(nameKey(u.accountId, u.userName), { ...u, policies }),
+});
+export const putUserPolicy = inline.put;
+export const getUserPolicy = inline.get;
+export const deleteUserPolicy = inline.remove;
+export const listUserPolicies = inline.list;

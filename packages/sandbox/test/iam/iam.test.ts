@@ -9,14 +9,17 @@ import {
   DeleteRoleCommand,
   DeleteRolePolicyCommand,
   DeleteUserCommand,
+  DeleteUserPolicyCommand,
   GetInstanceProfileCommand,
   GetRoleCommand,
   GetRolePolicyCommand,
   GetUserCommand,
+  GetUserPolicyCommand,
   type IAMClient,
   ListInstanceProfilesCommand,
   ListRolePoliciesCommand,
   ListRolesCommand,
+  ListUserPoliciesCommand,
   ListUsersCommand,
   PutRolePolicyCommand,
   PutUserPolicyCommand,
@@ -36,6 +39,38 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 
 describe('IAM users and access keys', () => {
+  it("keeps a user's inline policies: put, get, list, delete, as for roles", async () => {
+    await iam.send(new CreateUserCommand({ UserName: 'inline' }));
+    for (const name of ['b-volumes', 'a-snapshots'])
+      await iam.send(
+        new PutUserPolicyCommand({
+          UserName: 'inline',
+          PolicyName: name,
+          PolicyDocument: allow(['ec2:Describe*']),
+        }),
+      );
+    const p = await iam.send(new GetUserPolicyCommand({ UserName: 'inline', PolicyName: 'a-snapshots' }));
+    expect(p.UserName).toBe('inline');
+    expect(JSON.parse(decodeURIComponent(p.PolicyDocument!)).Statement[0].Action).toEqual(['ec2:Describe*']);
+    const listed = await iam.send(new ListUserPoliciesCommand({ UserName: 'inline', MaxItems: 1 }));
+    expect(listed.PolicyNames).toEqual(['a-snapshots']);
+    expect(listed.IsTruncated).toBe(true);
+    const rest = await iam.send(new ListUserPoliciesCommand({ UserName: 'inline', Marker: listed.Marker }));
+    expect(rest.PolicyNames).toEqual(['b-volumes']);
+    await iam.send(new DeleteUserPolicyCommand({ UserName: 'inline', PolicyName: 'a-snapshots' }));
+    const gone = await expectError(
+      iam.send(new GetUserPolicyCommand({ UserName: 'inline', PolicyName: 'a-snapshots' })),
+      'NoSuchEntityException',
+      404,
+    );
+    expect(gone.message).toBe('The user policy with name a-snapshots cannot be found.');
+    await expectError(
+      iam.send(new DeleteUserPolicyCommand({ UserName: 'inline', PolicyName: 'a-snapshots' })),
+      'NoSuchEntityException',
+    );
+    await expectError(iam.send(new ListUserPoliciesCommand({ UserName: 'nobody' })), 'NoSuchEntityException');
+  });
+
   it('creates, gets, lists and deletes users; their keys sign requests', async () => {
     const u = await iam.send(
       new CreateUserCommand({
