@@ -3,13 +3,15 @@
 //
 // usage: npm run build && node bench/sandbox-ebs.mjs [--gib N] [--concurrency N] [--rounds N] [--only put|get]
 //                                                     [--buffered-too] [--no-baseline] [--versus DIR]
+//                                                     [--bare-buffered]
 //
 // The sandbox runs in a child process with every delay at zero; its CPU time comes from its admin API
 // (/_sandbox/process, process.cpuUsage()), so the client's CPU is not counted. The client collects body chunks by
 // hand and does not verify checksums. Each block is distinct, as real data would be.
 //
 // Each round also runs the same client against a bare node:http server doing the least a server must (pooled
-// buffers, SHA-256 of each received block checked and written to a file; blocks read from that file), so that the
+// aligned buffers, SHA-256 of each received block checked and written to a file with O_DIRECT; blocks read from
+// that file with O_DIRECT; --bare-buffered: through the page cache), so that the
 // sandbox's figures can be read against what this machine costs at the same moment: the build VM is shared and
 // its figures move by 2x with the load. Dirty pages are flushed (sync) before each measured phase.
 // --buffered-too also runs a second sandbox with direct I/O off (block files through the page cache), interleaved.
@@ -43,6 +45,7 @@ const { values } = parseArgs({
     'no-baseline': { type: 'boolean', default: false },
     'buffered-too': { type: 'boolean', default: false },
     versus: { type: 'string' },
+    'bare-buffered': { type: 'boolean', default: false },
   },
 });
 const GIB = Number(values.gib);
@@ -82,16 +85,23 @@ const SANDBOX = (name, directIo, dist = DIST) => `import { startSandbox } from $
   ${directIo ? profiling : ''}
   console.log(JSON.stringify({ endpoint: sb.endpoint, accounts: sb.accounts }));`;
 
-// The least an EBS-like server must do, without auth, routing, tokens or state.
-const BARE = `import { createServer } from 'node:http';
+// The least an EBS-like server must do, without auth, routing, tokens or state. Its block file is written and read
+// with O_DIRECT from aligned pooled buffers, as the sandbox's are (--bare-buffered: through the page cache), so that
+// both pay the same for the disk: on this VM page-cache writes cost 1.5-4 CPU-s per GiB of fresh pages.
+const BARE = (direct) => `import { createServer } from 'node:http';
   import { createHash } from 'node:crypto';
-  import { openSync, readSync, writeSync } from 'node:fs';
-  const fd = openSync(${JSON.stringify(join(dataDir, 'bare.dat'))}, 'w+');
+  import { constants, openSync, readSync, writeSync } from 'node:fs';
+  const path = ${JSON.stringify(join(dataDir, 'bare.dat'))};
+  const open = (flags) => openSync(path, constants.O_RDWR | constants.O_CREAT | flags, 0o644);
+  let fd;
+  try { fd = open(${direct} ? constants.O_DIRECT : 0); } catch { fd = open(0); } // a file system without O_DIRECT
   const pool = [];
+  // 512 KiB slices of a WebAssembly memory start on page boundaries; Node Buffers need not (O_DIRECT: EINVAL).
+  const block = () => Buffer.from(new WebAssembly.Memory({ initial: 8 }).buffer, 0, 524288);
   let slots = 0;
   const server = createServer((req, res) => {
     if (req.url.startsWith('/_sandbox/process')) return res.end(JSON.stringify({ cpu: process.cpuUsage() }));
-    const buf = pool.pop() ?? Buffer.allocUnsafeSlow(524288);
+    const buf = pool.pop() ?? block();
     if (req.method === 'PUT') {
       let got = 0;
       req.on('data', (c) => { c.copy(buf, got); got += c.length; });
@@ -240,7 +250,7 @@ const buffered = values['buffered-too'] ? await startChild(SANDBOX('sandbox-buff
 const versus = values.versus
   ? await startChild(SANDBOX('sandbox-versus', true, join(values.versus, 'packages/sandbox/dist/index.js')))
   : undefined;
-const bare = values['no-baseline'] ? undefined : await startChild(BARE);
+const bare = values['no-baseline'] ? undefined : await startChild(BARE(!values['bare-buffered']));
 const bareClient = bare && clientFor(bare.endpoint, sandbox.accounts[0]);
 const sandboxes = [
   { key: 'sandbox', server: sandbox, client: clientFor(sandbox.endpoint, sandbox.accounts[0]) },
@@ -333,11 +343,12 @@ console.log('|---|---|---|---|---|');
 row('sandbox PutSnapshotBlock (checksums verified; block files O_DIRECT)', results.sandboxPut);
 row('sandbox PutSnapshotBlock, direct I/O off (page cache)', results.bufferedPut);
 row(`sandbox PutSnapshotBlock of ${values.versus}`, results.versusPut);
-row('bare server PUT (SHA-256 checked, written through the page cache)', results.barePut);
+const bareIo = values['bare-buffered'] ? 'through the page cache' : 'O_DIRECT';
+row(`bare server PUT (SHA-256 checked, written ${bareIo})`, results.barePut);
 row('sandbox GetSnapshotBlock (SDK, chunks, no checksum; O_DIRECT reads)', results.sandboxGet);
 row('sandbox GetSnapshotBlock, direct I/O off (page cache)', results.bufferedGet);
 row(`sandbox GetSnapshotBlock of ${values.versus}`, results.versusGet);
-row('bare server GET (pread from the page cache, pooled buffers)', results.bareGet);
+row(`bare server GET (pread ${bareIo}, pooled buffers)`, results.bareGet);
 
 clearTimeout(deadline);
 if (prof) await new Promise((resolve) => sandbox.child.once('exit', resolve).kill('SIGTERM'));
