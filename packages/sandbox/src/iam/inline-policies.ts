@@ -1,6 +1,5 @@
 import { checkDocument, checkName, encodedDocument, iamPage, noSuchEntity } from './errors.js';
-import type { QueryCall, QueryOp } from './wire.js';
-import { required } from './wire.js';
+import { type QueryCall, type QueryOp, required } from './wire.js';
 
 interface HasInlinePolicies {
   policies: Record<string, string>;
