@@ -1,6 +1,6 @@
-import { read, readSync, writeSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import { isAligned } from './direct.js';
-import { type FdCache, isEinval, type Pin } from './files.js';
+import { type FdCache, isEinval } from './files.js';
 
 /**
  * Block I/O on data files: O_DIRECT when the buffer is aligned memory (direct.ts) and the file system takes it,
@@ -25,10 +25,10 @@ export function writeBlock(fds: FdCache, path: string, data: Uint8Array, pos: nu
   writeFully(fds.get(path), data, pos);
 }
 
-/** Fills `into` from `pos`; the file must hold that many bytes there. */
+/** Fills `into` from `pos`; the file must exist and hold that many bytes there. */
 export function readBlock(fds: FdCache, path: string, into: Uint8Array, pos: number): void {
   if (isAligned(into)) {
-    const fd = fds.direct(path);
+    const fd = fds.direct(path, false);
     if (fd !== undefined) {
       try {
         readFully(fd, into, pos, path);
@@ -39,29 +39,7 @@ export function readBlock(fds: FdCache, path: string, into: Uint8Array, pos: num
       }
     }
   }
-  readFully(fds.get(path), into, pos, path);
-}
-
-/**
- * readBlock on libuv's thread pool, so that several reads are in flight and the event loop does not wait on
- * the disk. The fd is pinned for the read's duration: evicting or closing the file (its layer deleted) while
- * it runs defers the close, so the read never lands on a closed or reused fd number; a removed file's bytes
- * stay readable through the open fd until then.
- */
-export async function readBlockAsync(fds: FdCache, path: string, into: Uint8Array, pos: number) {
-  // Pinned before the first await: the caller found the block's file in this same tick.
-  let pin: Pin = fds.pin(path, isAligned(into));
-  try {
-    await readFullyAsync(pin.fd, into, pos, path);
-  } catch (e) {
-    if (!pin.direct || !isEinval(e)) throw e;
-    pin.release();
-    fds.refuseDirect(path);
-    pin = fds.pin(path, false);
-    await readFullyAsync(pin.fd, into, pos, path);
-  } finally {
-    pin.release();
-  }
+  readFully(fds.get(path, false), into, pos, path);
 }
 
 function writeFully(fd: number, data: Uint8Array, pos: number): void {
@@ -76,21 +54,6 @@ function readFully(fd: number, into: Uint8Array, pos: number, path: string): voi
     if (n === 0) throw shortFile(path, pos);
     done += n;
   }
-}
-
-function readFullyAsync(fd: number, into: Uint8Array, pos: number, path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let done = 0;
-    const step = () =>
-      read(fd, into, done, into.length - done, pos + done, (err, n) => {
-        if (err) return reject(err);
-        if (n === 0) return reject(shortFile(path, pos));
-        done += n;
-        if (done < into.length) step();
-        else resolve();
-      });
-    step();
-  });
 }
 
 function shortFile(path: string, pos: number): Error {

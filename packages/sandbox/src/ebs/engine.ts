@@ -265,21 +265,6 @@ export class LayeredBlockEngine implements BlockEngine {
     return hashAt(view, pos);
   }
 
-  /**
-   * readSnapshotBlockInto with the read on libuv's thread pool (GetSnapshotBlock: several in flight). The block
-   * is found, and its file pinned, before this returns: deleting the snapshot meanwhile does not change the bytes.
-   */
-  async readSnapshotBlockIntoAsync(snapshotId: string, index: number, into: Buffer): Promise<Buffer> {
-    const view = this.viewOf(snapshotId);
-    const pos = positionOf(view, index);
-    if (pos < 0) {
-      into.fill(0, 0, BLOCK_SIZE);
-      return ZERO_HASH;
-    }
-    await this.tree.readIntoAsync(view.owners[pos] as number, view.slots[pos] as number, into);
-    return hashAt(view, pos);
-  }
-
   /** The blocks put into this snapshot itself (not inherited from its parent), for CompleteSnapshot checks. */
   ownBlocks(snapshotId: string): SortedBlocks {
     return this.tree.get(this.snapshot(snapshotId).layer).blocks();

@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BLOCK_SIZE } from '../core/blocks.js';
 import type { StateStore, Table } from '../core/state.js';
-import { readBlock, readBlockAsync } from './blockio.js';
+import { readBlock } from './blockio.js';
 import { alignedBlock } from './direct.js';
 import { FdCache } from './files.js';
 import { EMPTY, Layer, NO_DATA, overlay, type SortedBlocks } from './layer.js';
@@ -128,27 +128,6 @@ export class LayerTree {
   readInto(owner: number, slot: number, into: Buffer): void {
     if (slot === NO_DATA) into.fill(0, 0, BLOCK_SIZE);
     else readBlock(this.fds, this.dataFileOf(owner), into.subarray(0, BLOCK_SIZE), slot * BLOCK_SIZE);
-  }
-
-  /**
-   * readInto off the event loop (see readBlockAsync). The file is looked up and pinned before this returns, so
-   * the layer may be dropped while the read runs: it still reads the block's bytes.
-   */
-  readIntoAsync(owner: number, slot: number, into: Buffer): Promise<void> {
-    if (slot === NO_DATA) {
-      into.fill(0, 0, BLOCK_SIZE);
-      return Promise.resolve();
-    }
-    try {
-      return readBlockAsync(
-        this.fds,
-        this.dataFileOf(owner),
-        into.subarray(0, BLOCK_SIZE),
-        slot * BLOCK_SIZE,
-      );
-    } catch (e) {
-      return Promise.reject(e);
-    }
   }
 
   private dataFileOf(owner: number): string {

@@ -73,7 +73,7 @@ export function createEbsService(
             404,
           );
         quotas.check(r.operation, req.principal.accountId, req.region, r.snapshotId, Date.now());
-        await dispatch(r, req, res, c); // GetSnapshotBlock reads asynchronously
+        dispatch(r, req, res, c);
       } catch (e) {
         if (!(e instanceof AwsError)) throw e;
         writeAwsError(res, 'restJson', e, req.requestId);

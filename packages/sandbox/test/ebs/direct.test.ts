@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BLOCK_SIZE } from '../../src/core/blocks.js';
-import { readBlock, readBlockAsync, writeBlock } from '../../src/ebs/blockio.js';
+import { readBlock, writeBlock } from '../../src/ebs/blockio.js';
 import { ALIGNMENT, alignedBlock, alignedBuffer, isAligned } from '../../src/ebs/direct.js';
 import { FdCache } from '../../src/ebs/files.js';
 import { block, expectBytes } from './helpers.js';
@@ -94,39 +94,35 @@ describe('FdCache', () => {
     fds.closeAll();
     const off = new FdCache(false);
     expect(off.direct(path)).toBeUndefined();
-    expect(off.pin(path, true).direct).toBe(false);
     off.closeAll();
   });
 
-  it('keeps a pinned fd open through close and eviction, and closes it at release', () => {
-    const path = join(dir, 'pinned.dat');
+  it('closes a file it evicts from its LRU and opens it again on next use', () => {
+    const path = join(dir, 'evicted.dat');
     writeFileSync(path, block(3));
     const fds = new FdCache();
-    const pin = fds.pin(path, true);
-    expect(pin.direct).toBe(true);
-    const ino = inodeOf(pin.fd);
-    for (let i = 0; i < 600; i++) fds.get(join(dir, `other-${i}.dat`)); // evicts it from the LRU
-    fds.close(path);
-    rmSync(path);
-    expect(inodeOf(pin.fd)).toBe(ino); // still the same open file: its number cannot have been reused
-    pin.release();
-    pin.release(); // a second release changes nothing
-    expect(inodeOf(pin.fd)).not.toBe(ino);
+    const first = fds.get(path, false);
+    const ino = inodeOf(first);
+    for (let i = 0; i < 600; i++) fds.get(join(dir, `other-${i}.dat`)); // evicts it
+    expect(inodeOf(first)).not.toBe(ino); // closed (its number may be reused by another file)
+    const into = alignedBlock();
+    readBlock(fds, path, into, 0);
+    expectBytes(into, block(3));
     fds.closeAll();
   });
 
-  it('reads asynchronously from a file removed while the read is in flight', async () => {
+  it('does not create a removed file to read it: ENOENT, and the file stays gone', () => {
     const path = join(dir, 'removed.dat');
     writeFileSync(path, Buffer.concat([block(1), block(2)]));
     const fds = new FdCache();
     const into = alignedBlock();
-    const reading = readBlockAsync(fds, path, into, BLOCK_SIZE);
+    readBlock(fds, path, into, BLOCK_SIZE);
+    expectBytes(into, block(2));
     fds.close(path);
     rmSync(path);
-    await reading;
-    expectBytes(into, block(2));
-    // Not created again by a later read: the file is gone.
-    await expect(readBlockAsync(fds, path, alignedBlock(), 0)).rejects.toThrow(/ENOENT/);
+    expect(() => readBlock(fds, path, alignedBlock(), 0)).toThrow(/ENOENT/);
+    expect(() => readBlock(fds, path, Buffer.alloc(BLOCK_SIZE), 0)).toThrow(/ENOENT/); // buffered too
+    expect(() => fstatSync(openSync(path, constants.O_RDONLY))).toThrow(/ENOENT/);
     fds.closeAll();
   });
 });
