@@ -3,7 +3,7 @@
 //
 // usage: npm run build && node bench/sandbox-ebs.mjs [--gib N] [--concurrency N] [--rounds N] [--only put|get]
 //                                                     [--buffered-too] [--no-baseline] [--versus DIR]
-//                                                     [--bare-buffered]
+//                                                     [--bare-buffered] [--no-floor] [--client-threads N]
 //
 // The sandbox runs in a child process with every delay at zero; its CPU time comes from its admin API
 // (/_sandbox/process, process.cpuUsage()), so the client's CPU is not counted. The client collects body chunks by
@@ -11,12 +11,16 @@
 //
 // Each round also runs the same client against a bare node:http server doing the least a server must (pooled
 // aligned buffers, SHA-256 of each received block checked and written to a file with O_DIRECT; blocks read from
-// that file with O_DIRECT; --bare-buffered: through the page cache), so that the
+// that file with O_DIRECT; --bare-buffered: through the page cache), and a floor server with no disk at all (PUT:
+// received and SHA-256 checked; GET: a pooled buffer sent; --no-floor leaves it out), so that the
 // sandbox's figures can be read against what this machine costs at the same moment: the build VM is shared and
 // its figures move by 2x with the load. Dirty pages are flushed (sync) before each measured phase.
 // --buffered-too also runs a second sandbox with direct I/O off (block files through the page cache), interleaved.
 // --versus DIR also runs the sandbox built in DIR (a checkout of another commit: `git worktree add DIR REV`, link
 // node_modules, `npx tsc -b packages/sandbox`), interleaved round by round: A/B between builds in one run.
+// --client-threads N (N > 1) adds a GET phase read by N worker threads of the client process, each with its own
+// SDK client and concurrency/N requests in flight (as Lifeboat's workers read): what the sandbox serves when one
+// JavaScript thread of SDK client is not the limit.
 // BENCH_PROF=file.cpuprofile writes a CPU profile of the sandbox process.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -25,6 +29,7 @@ import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import {
   CompleteSnapshotCommand,
   EBSClient,
@@ -46,11 +51,14 @@ const { values } = parseArgs({
     'buffered-too': { type: 'boolean', default: false },
     versus: { type: 'string' },
     'bare-buffered': { type: 'boolean', default: false },
+    'no-floor': { type: 'boolean', default: false },
+    'client-threads': { type: 'string', default: '1' },
   },
 });
 const GIB = Number(values.gib);
 const CONCURRENCY = Number(values.concurrency);
 const ROUNDS = Number(values.rounds);
+const CLIENT_THREADS = Number(values['client-threads']);
 const BLOCK = 524288;
 const BLOCKS = GIB * 2048;
 const GB = 1e9;
@@ -88,13 +96,18 @@ const SANDBOX = (name, directIo, dist = DIST) => `import { startSandbox } from $
 // The least an EBS-like server must do, without auth, routing, tokens or state. Its block file is written and read
 // with O_DIRECT from aligned pooled buffers, as the sandbox's are (--bare-buffered: through the page cache), so that
 // both pay the same for the disk: on this VM page-cache writes cost 1.5-4 CPU-s per GiB of fresh pages.
-const BARE = (direct) => `import { createServer } from 'node:http';
+// io 'memory' is the floor: no disk at all (PUT receives and checks SHA-256, GET sends a pooled buffer), i.e. what
+// node:http and the kernel's loopback cost on this machine at this moment, whatever a server does.
+const BARE = (io) => `import { createServer } from 'node:http';
   import { createHash } from 'node:crypto';
   import { constants, openSync, readSync, writeSync } from 'node:fs';
-  const path = ${JSON.stringify(join(dataDir, 'bare.dat'))};
+  const io = ${JSON.stringify(io)};
+  const path = ${JSON.stringify(join(dataDir, 'bare.dat'))} + (io === 'memory' ? '' : '.' + process.pid);
   const open = (flags) => openSync(path, constants.O_RDWR | constants.O_CREAT | flags, 0o644);
   let fd;
-  try { fd = open(${direct} ? constants.O_DIRECT : 0); } catch { fd = open(0); } // a file system without O_DIRECT
+  if (io !== 'memory') {
+    try { fd = open(io === 'direct' ? constants.O_DIRECT : 0); } catch { fd = open(0); } // no O_DIRECT here
+  }
   const pool = [];
   // 512 KiB slices of a WebAssembly memory start on page boundaries; Node Buffers need not (O_DIRECT: EINVAL).
   const block = () => Buffer.from(new WebAssembly.Memory({ initial: 8 }).buffer, 0, 524288);
@@ -108,7 +121,7 @@ const BARE = (direct) => `import { createServer } from 'node:http';
       req.on('end', () => {
         const sum = createHash('sha256').update(buf).digest('base64');
         if (sum !== req.headers['x-amz-checksum']) throw new Error('bad checksum');
-        writeSync(fd, buf, 0, 524288, slots++ * 524288);
+        if (fd !== undefined) writeSync(fd, buf, 0, 524288, slots++ * 524288);
         pool.push(buf);
         res.writeHead(201, { 'x-amz-Checksum': sum, 'x-amz-Checksum-Algorithm': 'SHA256', 'content-length': 0 });
         res.end();
@@ -116,7 +129,7 @@ const BARE = (direct) => `import { createServer } from 'node:http';
       return;
     }
     const index = Number(req.url.split('?')[0].split('/')[4]);
-    readSync(fd, buf, 0, 524288, index * 524288);
+    if (fd !== undefined) readSync(fd, buf, 0, 524288, index * 524288);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 524288,
       'x-amz-Data-Length': 524288, 'x-amz-Checksum': 'precomputed', 'x-amz-Checksum-Algorithm': 'SHA256' });
     res.once('finish', () => pool.push(buf));
@@ -244,14 +257,43 @@ async function getAll(client, snapshotId, blocks) {
   });
 }
 
+/** N reader threads (bench/lib/ebs-reader.mjs), each with its own SDK client; read() splits blocks among them. */
+function threadedReader(endpoint, account, n) {
+  const url = new URL('./lib/ebs-reader.mjs', import.meta.url);
+  const workerData = { endpoint, account, concurrency: Math.max(1, CONCURRENCY / n), blockSize: BLOCK };
+  const workers = Array.from({ length: n }, () => new Worker(url, { workerData }));
+  const one = (w, snapshotId, blocks) =>
+    new Promise((resolve, reject) => {
+      w.once('message', (m) => (m.ok ? resolve() : reject(new Error(m.error))));
+      w.postMessage({ snapshotId, blocks });
+    });
+  return {
+    read: (snapshotId, blocks) =>
+      Promise.all(
+        workers.map((w, i) =>
+          one(
+            w,
+            snapshotId,
+            blocks.filter((_, j) => j % n === i),
+          ),
+        ),
+      ),
+    close: () => Promise.all(workers.map((w) => w.terminate())),
+  };
+}
+
 const sandbox = await startChild(SANDBOX('sandbox', true));
 const buffered = values['buffered-too'] ? await startChild(SANDBOX('sandbox-buffered', false)) : undefined;
 // --versus DIR: the sandbox of another build (a worktree of an earlier commit, built), interleaved with this one.
 const versus = values.versus
   ? await startChild(SANDBOX('sandbox-versus', true, join(values.versus, 'packages/sandbox/dist/index.js')))
   : undefined;
-const bare = values['no-baseline'] ? undefined : await startChild(BARE(!values['bare-buffered']));
+const bare = values['no-baseline']
+  ? undefined
+  : await startChild(BARE(values['bare-buffered'] ? 'buffered' : 'direct'));
 const bareClient = bare && clientFor(bare.endpoint, sandbox.accounts[0]);
+const floor = values['no-baseline'] || values['no-floor'] ? undefined : await startChild(BARE('memory'));
+const floorClient = floor && clientFor(floor.endpoint, sandbox.accounts[0]);
 const sandboxes = [
   { key: 'sandbox', server: sandbox, client: clientFor(sandbox.endpoint, sandbox.accounts[0]) },
   ...(buffered
@@ -289,9 +331,12 @@ const results = {
   versusPut: [],
   versusGet: [],
   barePut: [],
+  floorPut: [],
   sandboxGet: [],
   bufferedGet: [],
   bareGet: [],
+  floorGet: [],
+  threadedGet: [],
 };
 const snapshot = {};
 const putRounds = values.only === 'get' ? 1 : ROUNDS;
@@ -302,6 +347,7 @@ if (values.only !== 'get') {
     await putAll(client, SnapshotId);
   }
   if (bareClient) await putAll(bareClient, 'snap-bare');
+  if (floorClient) await putAll(floorClient, 'snap-floor');
 }
 for (let round = 0; round < putRounds; round++) {
   for (const sb of sandboxes) {
@@ -310,6 +356,7 @@ for (let round = 0; round < putRounds; round++) {
     snapshot[sb.key] = SnapshotId;
   }
   if (bareClient) results.barePut.push(await measure(bare, () => putAll(bareClient, 'snap-bare')));
+  if (floorClient) results.floorPut.push(await measure(floor, () => putAll(floorClient, 'snap-floor')));
 }
 if (values.only !== 'put') {
   const blocks = {};
@@ -318,6 +365,7 @@ if (values.only !== 'put') {
     await getAll(sb.client, snapshot[sb.key], blocks[sb.key]); // warm-up: connections, JIT
   }
   if (bareClient) await getAll(bareClient, 'snap-bare', blocks.sandbox);
+  if (floorClient) await getAll(floorClient, 'snap-floor', blocks.sandbox);
   for (let round = 0; round < ROUNDS; round++) {
     for (const sb of sandboxes) {
       results[`${sb.key}Get`].push(
@@ -326,6 +374,16 @@ if (values.only !== 'put') {
     }
     if (bareClient)
       results.bareGet.push(await measure(bare, () => getAll(bareClient, 'snap-bare', blocks.sandbox)));
+    if (floorClient)
+      results.floorGet.push(await measure(floor, () => getAll(floorClient, 'snap-floor', blocks.sandbox)));
+  }
+  if (CLIENT_THREADS > 1) {
+    const reader = threadedReader(sandbox.endpoint, sandbox.accounts[0], CLIENT_THREADS);
+    await reader.read(snapshot.sandbox, blocks.sandbox); // warm-up: connections, JIT
+    for (let round = 0; round < ROUNDS; round++) {
+      results.threadedGet.push(await measure(sandbox, () => reader.read(snapshot.sandbox, blocks.sandbox)));
+    }
+    await reader.close();
   }
 }
 
@@ -345,10 +403,16 @@ row('sandbox PutSnapshotBlock, direct I/O off (page cache)', results.bufferedPut
 row(`sandbox PutSnapshotBlock of ${values.versus}`, results.versusPut);
 const bareIo = values['bare-buffered'] ? 'through the page cache' : 'O_DIRECT';
 row(`bare server PUT (SHA-256 checked, written ${bareIo})`, results.barePut);
+row('floor: bare server PUT, no disk (received, SHA-256 checked)', results.floorPut);
 row('sandbox GetSnapshotBlock (SDK, chunks, no checksum; O_DIRECT reads)', results.sandboxGet);
+row(
+  `sandbox GetSnapshotBlock, SDK in ${CLIENT_THREADS} client threads × ${Math.max(1, CONCURRENCY / CLIENT_THREADS)} in flight`,
+  results.threadedGet,
+);
 row('sandbox GetSnapshotBlock, direct I/O off (page cache)', results.bufferedGet);
 row(`sandbox GetSnapshotBlock of ${values.versus}`, results.versusGet);
 row(`bare server GET (pread ${bareIo}, pooled buffers)`, results.bareGet);
+row('floor: bare server GET, no disk (a pooled buffer sent)', results.floorGet);
 
 clearTimeout(deadline);
 if (prof) await new Promise((resolve) => sandbox.child.once('exit', resolve).kill('SIGTERM'));
