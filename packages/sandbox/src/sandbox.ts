@@ -32,6 +32,7 @@ import { Context } from './server/context.js';
 import { Counters } from './server/counters.js';
 import { Faults } from './server/faults.js';
 import { createListener } from './server/http.js';
+import { keepFreedMemory } from './server/malloc.js';
 import { SigV4Verifier } from './server/sigv4.js';
 import { createStsService } from './sts/service.js';
 
@@ -93,6 +94,7 @@ type DemoEnvironment = Awaited<ReturnType<typeof import('./seed/index.js')['seed
 const EXPIRY_SWEEP_MS = 5000;
 
 export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox> {
+  keepFreedMemory();
   const temporary = !opts.dataDir;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'lifeboat-sandbox-'));
   mkdirSync(dataDir, { recursive: true });
