@@ -111,6 +111,8 @@ const BARE = (io) => `import { createServer } from 'node:http';
   const pool = [];
   // 512 KiB slices of a WebAssembly memory start on page boundaries; Node Buffers need not (O_DIRECT: EINVAL).
   const block = () => Buffer.from(new WebAssembly.Memory({ initial: 8 }).buffer, 0, 524288);
+  // As the sandbox does at start (packages/sandbox/src/server/malloc.ts): glibc then keeps freed heap for reuse.
+  Buffer.allocUnsafeSlow(16 * 1024 * 1024);
   let slots = 0;
   const server = createServer((req, res) => {
     if (req.url.startsWith('/_sandbox/process')) return res.end(JSON.stringify({ cpu: process.cpuUsage() }));
