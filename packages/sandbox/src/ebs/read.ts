@@ -124,7 +124,7 @@ export function getSnapshotBlock(
   let hash: Buffer;
   try {
     // Synchronous, as PutSnapshotBlock's write: a direct read of 512 KiB holds the loop ~0.3 ms here, and
-    // handing it to libuv's pool cost 5-10 % more CPU per GB in A/B runs (docs/benchmarks-sandbox.md).
+    // handing it to libuv's pool cost 4-14 % more CPU per GB in A/B runs (docs/benchmarks-sandbox.md).
     hash = d.engine.readSnapshotBlockInto(id, index, buf);
   } catch (e) {
     if (pool.length < POOL_SIZE) pool.push(buf);
