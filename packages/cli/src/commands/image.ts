@@ -4,6 +4,7 @@ import { backupImage, DiskReader, type DiskSource, findDisk, restoreDisk } from 
 import type { Command } from 'commander';
 import { globals, interruptSignal, openRepository, print, printJson, progressFor } from '../context.js';
 import { UsageError } from '../errors.js';
+import { keepFreedMemory } from '../malloc.js';
 import { formatBytes } from '../progress.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -108,6 +109,7 @@ export function registerImage(program: Command): void {
         },
         cmd: Command,
       ) => {
+        keepFreedMemory();
         const opts = globals(cmd);
         const r = await openRepository(opts);
         const point = await r.readPoint(pointRef);
