@@ -25,20 +25,17 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import {
   CompleteSnapshotCommand,
-  EBSClient,
-  GetSnapshotBlockCommand,
   ListSnapshotBlocksCommand,
   PutSnapshotBlockCommand,
   StartSnapshotCommand,
 } from '@aws-sdk/client-ebs';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { clientFor, inFlight, readBlocks } from './lib/ebs-client.mjs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const { values } = parseArgs({
@@ -155,16 +152,6 @@ function startChild(script) {
   });
 }
 
-function clientFor(endpoint, account) {
-  return new EBSClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: account.accessKeyId, secretAccessKey: account.secretAccessKey },
-    maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }),
-  });
-}
-
 async function serverCpu(endpoint) {
   const r = await fetch(`${endpoint}/_sandbox/process`, { headers: { authorization: 'Bearer bench' } });
   const { cpu } = await r.json();
@@ -175,16 +162,6 @@ async function serverCpu(endpoint) {
 function minorFaults(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
-}
-
-/** Runs `work(i)` for i in [0, n) with `concurrency` in flight. */
-async function pool(n, concurrency, work) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) await work(next++);
-    }),
-  );
 }
 
 /**
@@ -221,7 +198,7 @@ let generation = 0;
 
 async function putAll(client, snapshotId) {
   const gen = ++generation;
-  await pool(BLOCKS, CONCURRENCY, async (i) => {
+  await inFlight(BLOCKS, CONCURRENCY, async (i) => {
     const data = Buffer.from(base);
     data.writeUInt32LE(i, 0);
     data.writeUInt32LE(gen, 4);
@@ -239,24 +216,8 @@ async function putAll(client, snapshotId) {
   });
 }
 
-async function getAll(client, snapshotId, blocks) {
-  await pool(blocks.length, CONCURRENCY, async (i) => {
-    const b = blocks[i];
-    const r = await client.send(
-      new GetSnapshotBlockCommand({
-        SnapshotId: snapshotId,
-        BlockIndex: b.BlockIndex,
-        BlockToken: b.BlockToken,
-      }),
-    );
-    let n = 0;
-    const chunks = [];
-    for await (const chunk of r.BlockData) {
-      chunks.push(chunk);
-      n += chunk.length;
-    }
-    if (n !== BLOCK) throw new Error(`block ${b.BlockIndex}: ${n} bytes`);
-  });
+function getAll(client, snapshotId, blocks) {
+  return readBlocks(client, snapshotId, blocks, CONCURRENCY, BLOCK);
 }
 
 /** N reader threads (bench/lib/ebs-reader.mjs), each with its own SDK client; read() splits blocks among them. */
