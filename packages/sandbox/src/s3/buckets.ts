@@ -23,42 +23,60 @@ function checkName(name: string): void {
     throw new AwsError('InvalidBucketName', 'The specified bucket is not valid.', 400, { BucketName: name });
 }
 
+/** Names AWS gives its regions (us-east-1, eu-west-1, us-gov-west-1, ap-southeast-3, ...), served here or not. */
+const REGION_NAME =
+  /^(af|ap|ca|cn|eu|il|me|mx|sa|us)-(gov-|iso[a-z]?-)?(central|north|south|east|west|northeast|northwest|southeast|southwest)-\d{1,2}$/;
+
+/** S3's legacy name for eu-west-1: still taken as a constraint, and answered back by GetBucketLocation. */
+const EU = 'EU' as const;
+
+const illegal = (constraint: string) =>
+  new AwsError(
+    'IllegalLocationConstraintException',
+    `The ${constraint} location constraint is incompatible for the region specific endpoint this request was sent to.`,
+    400,
+  );
+
+const invalid = (constraint: string, message = 'The specified location-constraint is not valid') =>
+  new AwsError('InvalidLocationConstraint', message, 400, { LocationConstraint: constraint });
+
 /**
- * The region a new bucket goes to: the LocationConstraint must name the region the request was signed for, and
- * us-east-1 is the one region that takes no constraint (as AWS insists, both ways).
+ * Where a new bucket goes, as S3 decides it. A regional endpoint creates buckets in its own region only: the
+ * constraint must name it (eu-west-1 also takes the legacy EU), and another region, or none, is
+ * IllegalLocationConstraintException. The us-east-1 endpoint (the global one) creates a bucket in any region its
+ * constraint names, and in us-east-1 without one; us-east-1 itself is never a valid constraint. A value that names
+ * no region at all is InvalidLocationConstraint everywhere.
  */
-async function regionOf(c: S3Call): Promise<string> {
+async function placementOf(c: S3Call): Promise<{ region: string; constraint?: typeof EU }> {
   const body = await readSmallBody(c.req);
   const constraint = body.length
     ? childText(parseBody(body, 'CreateBucketConfiguration'), 'LocationConstraint')
     : undefined;
   const signed = c.req.region;
   if (constraint === undefined || constraint === '') {
-    if (signed === 'us-east-1') return signed;
-    throw new AwsError(
-      'IllegalLocationConstraintException',
-      'The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.',
-      400,
+    if (signed === 'us-east-1') return { region: signed };
+    throw illegal('unspecified');
+  }
+  if (constraint !== EU && !REGION_NAME.test(constraint)) throw invalid(constraint);
+  const named = constraint === EU ? 'eu-west-1' : constraint;
+  const placed = constraint === EU ? { region: named, constraint: EU } : { region: named };
+  if (signed !== 'us-east-1') {
+    if (named !== signed) throw illegal(constraint);
+    return placed;
+  }
+  if (constraint === 'us-east-1') throw invalid(constraint);
+  if (!c.ctx.regions.some((r) => r.name === named)) {
+    throw invalid(
+      constraint,
+      `The specified location-constraint is not valid: the sandbox serves ${c.ctx.regions.map((r) => r.name).join(', ')}`,
     );
   }
-  if (constraint === 'us-east-1' || !c.ctx.regions.some((r) => r.name === constraint)) {
-    throw new AwsError('InvalidLocationConstraint', 'The specified location-constraint is not valid', 400, {
-      LocationConstraint: constraint,
-    });
-  }
-  if (constraint !== signed) {
-    throw new AwsError(
-      'IllegalLocationConstraintException',
-      `The ${constraint} location constraint is incompatible for the region specific endpoint this request was sent to.`,
-      400,
-    );
-  }
-  return constraint;
+  return placed;
 }
 
 export const createBucket: S3Handler = async (c) => {
   checkName(c.bucket);
-  const region = await regionOf(c);
+  const { region, constraint } = await placementOf(c);
   const existing = c.records.buckets.get(c.bucket);
   if (existing) {
     // Names are global. us-east-1 answers its owner's repeated create with 200 (a legacy AWS keeps).
@@ -87,6 +105,7 @@ export const createBucket: S3Handler = async (c) => {
     created: iso(c.now),
     publicAccessBlock: { ...BLOCK_ALL },
   };
+  if (constraint) b.locationConstraint = constraint;
   // A bucket created with Object Lock is versioned from the start, and stays so.
   if (lock) Object.assign(b, { objectLock: true, versioning: 'Enabled' });
   c.records.buckets.put(c.bucket, b);
@@ -126,8 +145,8 @@ export const listBuckets: S3Handler = (c) => {
 /** Answered whatever region the request was signed for: it is how clients find a bucket's region. */
 export const getBucketLocation: S3Handler = (c) => {
   const b = ownBucket(c, false);
-  // us-east-1 is reported as an empty constraint, as AWS does.
-  const region = b.region === 'us-east-1' ? '' : b.region;
+  // us-east-1 is reported as an empty constraint, and a bucket created with the legacy EU as EU, as AWS does.
+  const region = b.locationConstraint ?? (b.region === 'us-east-1' ? '' : b.region);
   const bytes = Buffer.from(
     `<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="${S3_NS}">${region}</LocationConstraint>`,
   );

@@ -17,6 +17,8 @@ export interface BucketRecord {
   name: string;
   ownerId: string;
   region: string;
+  /** Set when the bucket was created with the legacy constraint EU (region eu-west-1): GetBucketLocation says EU. */
+  locationConstraint?: 'EU';
   created: string; // ISO
   /** Absent until versioning is first configured: responses then carry no x-amz-version-id. */
   versioning?: 'Enabled' | 'Suspended';

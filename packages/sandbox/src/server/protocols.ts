@@ -41,8 +41,9 @@ const AUTH_ERRORS: Record<AuthFailureKind, Record<Protocol, [code: string, statu
     query: ['InvalidClientTokenId', 403],
     s3: ['InvalidAccessKeyId', 403],
   },
+  // EC2 answers every credential it cannot validate (unknown key, wrong secret, wrong scope) with AuthFailure.
   badSignature: {
-    ec2: ['SignatureDoesNotMatch', 403],
+    ec2: ['AuthFailure', 401],
     restJson: ['InvalidSignatureException', 403],
     json: ['InvalidSignatureException', 400],
     query: ['SignatureDoesNotMatch', 403],
@@ -77,7 +78,7 @@ const AUTH_ERRORS: Record<AuthFailureKind, Record<Protocol, [code: string, statu
     s3: ['ExpiredToken', 400],
   },
   payloadMismatch: {
-    ec2: ['SignatureDoesNotMatch', 403],
+    ec2: ['AuthFailure', 401],
     restJson: ['InvalidSignatureException', 403],
     json: ['InvalidSignatureException', 400],
     query: ['SignatureDoesNotMatch', 403],
@@ -85,9 +86,15 @@ const AUTH_ERRORS: Record<AuthFailureKind, Record<Protocol, [code: string, statu
   },
 };
 
+/** The messages some services give whatever went wrong, where the verifier's own would say more than AWS does. */
+const AUTH_MESSAGES: Partial<Record<Protocol, Record<string, string>>> = {
+  ec2: { AuthFailure: 'AWS was not able to validate the provided access credentials' },
+  s3: { InvalidAccessKeyId: 'The AWS Access Key Id you provided does not exist in our records.' },
+};
+
 export function authError(kind: AuthFailureKind, protocol: Protocol, message: string): AwsError {
   const [code, status] = AUTH_ERRORS[kind][protocol];
-  return new AwsError(code, message, status);
+  return new AwsError(code, AUTH_MESSAGES[protocol]?.[code] ?? message, status);
 }
 
 /** Injected or quota throttling, as each protocol's services report it. */

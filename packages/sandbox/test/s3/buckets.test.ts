@@ -94,43 +94,72 @@ describe('S3 buckets', () => {
     await expectFailure(other.send(new ListObjectsV2Command({ Bucket: 'b-global' })), 'AccessDenied', 403);
   });
 
-  it('checks regions as AWS does', async () => {
+  it('places new buckets as S3 does: a regional endpoint in its own region, us-east-1 anywhere', async () => {
     const eu = s3(sb, sb.accounts[0], { region: 'eu-west-1' });
     const us = s3(sb);
+    const create = (c: S3Client, Bucket: string, LocationConstraint?: string) =>
+      c.send(
+        new CreateBucketCommand({
+          Bucket,
+          ...(LocationConstraint
+            ? { CreateBucketConfiguration: { LocationConstraint: LocationConstraint as never } }
+            : {}),
+        }),
+      );
+    /** GetBucketLocation's answer and the region ListBuckets reports. */
+    const where = async (Bucket: string) => [
+      (await us.send(new GetBucketLocationCommand({ Bucket }))).LocationConstraint,
+      (await us.send(new ListBucketsCommand({}))).Buckets?.find((b) => b.Name === Bucket)?.BucketRegion,
+    ];
     // The SDK adds its region as LocationConstraint by itself: a hand-made request leaves it out.
     const noloc = await raw(sb, { method: 'PUT', path: '/b-noloc', region: 'eu-west-1' });
     expect([noloc.status, codeOf(noloc)]).toEqual([400, 'IllegalLocationConstraintException']);
-    await expectFailure(
-      us.send(
-        new CreateBucketCommand({
-          Bucket: 'b-mismatch',
-          CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' },
-        }),
-      ),
-      'IllegalLocationConstraintException',
-      400,
+    expect(noloc.body).toContain(
+      '<Message>The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.</Message>',
     );
-    await expectFailure(
-      us.send(
-        new CreateBucketCommand({
-          Bucket: 'b-useast',
-          CreateBucketConfiguration: { LocationConstraint: 'us-east-1' as never },
-        }),
-      ),
-      'InvalidLocationConstraint',
-      400,
-    );
-    await eu.send(
-      new CreateBucketCommand({
-        Bucket: 'b-region',
-        CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' },
-      }),
-    );
-    const loc = await us.send(new GetBucketLocationCommand({ Bucket: 'b-region' }));
-    expect(loc.LocationConstraint).toBe('eu-west-1');
+    // A regional endpoint other than us-east-1 refuses any other region, us-east-1 included.
+    for (const other of ['us-west-2', 'us-east-1', 'ap-south-1']) {
+      const f = await failure(create(eu, 'b-elsewhere', other));
+      expect([f.name, f.status, f.message]).toEqual([
+        'IllegalLocationConstraintException',
+        400,
+        `The ${other} location constraint is incompatible for the region specific endpoint this request was sent to.`,
+      ]);
+    }
+    // A value that is no region at all is InvalidLocationConstraint, whatever the endpoint.
+    for (const c of [us, eu]) {
+      const f = await failure(create(c, 'b-nowhere', 'mars-north-1'));
+      expect([f.name, f.status, f.message]).toEqual([
+        'InvalidLocationConstraint',
+        400,
+        'The specified location-constraint is not valid',
+      ]);
+      expect(f.raw.LocationConstraint).toBe('mars-north-1');
+    }
+    // us-east-1 takes no constraint naming itself.
+    await expectFailure(create(us, 'b-useast', 'us-east-1'), 'InvalidLocationConstraint', 400);
+    // The global endpoint (us-east-1) creates a bucket in the region its constraint names.
+    await create(us, 'b-from-us', 'eu-west-1');
+    expect(await where('b-from-us')).toEqual(['eu-west-1', 'eu-west-1']);
+    expect((await eu.send(new ListObjectsV2Command({ Bucket: 'b-from-us' }))).KeyCount).toBe(0);
+    await create(us, 'b-us-plain');
+    expect(await where('b-us-plain')).toEqual([undefined, 'us-east-1']);
+    await create(eu, 'b-region', 'eu-west-1');
+    expect(await where('b-region')).toEqual(['eu-west-1', 'eu-west-1']);
     const wrong = await failure(us.send(new ListObjectsV2Command({ Bucket: 'b-region' })));
     expect(wrong).toMatchObject({ name: 'AuthorizationHeaderMalformed', status: 400 });
     expect(wrong.raw.Region).toBe('eu-west-1');
+    // EU, S3's legacy name of eu-west-1: taken by us-east-1 and eu-west-1, answered back as EU.
+    await create(us, 'b-eu-global', 'EU');
+    await create(eu, 'b-eu-regional', 'EU');
+    for (const b of ['b-eu-global', 'b-eu-regional']) {
+      expect(await where(b)).toEqual(['EU', 'eu-west-1']);
+      expect((await eu.send(new ListObjectsV2Command({ Bucket: b }))).KeyCount).toBe(0);
+    }
+    const west = s3(sb, sb.accounts[0], { region: 'us-west-2' });
+    await expectFailure(create(west, 'b-eu-west', 'EU'), 'IllegalLocationConstraintException', 400);
+    // A region AWS has but the sandbox does not serve cannot be created from us-east-1 either.
+    await expectFailure(create(us, 'b-mumbai', 'ap-south-1'), 'InvalidLocationConstraint', 400);
     await expectFailure(us.send(new CreateBucketCommand({ Bucket: 'Bad_Name' })), 'InvalidBucketName', 400);
   });
 

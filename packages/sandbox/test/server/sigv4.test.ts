@@ -1,5 +1,7 @@
 import { ListSnapshotBlocksCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { DescribeRegionsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../../src/core/model.js';
@@ -93,13 +95,46 @@ describe('SigV4 verification', () => {
         credentials: { accessKeyId: a.accessKeyId, secretAccessKey: a.secretAccessKey },
         maxAttempts: 1,
       });
-    await expectAwsError(
-      ec2(wrongSecret).send(new DescribeRegionsCommand({})),
-      'SignatureDoesNotMatch',
-      undefined,
-      403,
+    // EC2 answers both with AuthFailure (401), and the same message.
+    for (const a of [wrongSecret, unknownKey]) {
+      const e = await expectAwsError(
+        ec2(a).send(new DescribeRegionsCommand({})),
+        'AuthFailure',
+        undefined,
+        401,
+      );
+      expect((e as unknown as Error).message).toBe(
+        'AWS was not able to validate the provided access credentials',
+      );
+    }
+    // STS and KMS keep their own codes.
+    const config = (a: Account) => ({
+      endpoint: sb.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: a.accessKeyId, secretAccessKey: a.secretAccessKey },
+      maxAttempts: 1,
+    });
+    const sts = (a: Account) => new STSClient(config(a)).send(new GetCallerIdentityCommand({}));
+    const kms = (a: Account) => new KMSClient(config(a)).send(new ListKeysCommand({}));
+    await expectAwsError(sts(wrongSecret), 'SignatureDoesNotMatch', undefined, 403);
+    await expectAwsError(sts(unknownKey), 'InvalidClientTokenId', undefined, 403);
+    await expectAwsError(kms(wrongSecret), 'InvalidSignatureException', undefined, 400);
+    await expectAwsError(kms(unknownKey), 'UnrecognizedClientException', undefined, 400);
+  });
+
+  it('answers EC2 requests signed for a region it does not serve with AuthFailure', async () => {
+    const mars = await signedFetch({
+      method: 'POST',
+      path: '/',
+      service: 'ec2',
+      region: 'mars-east-1',
+      headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+      body: Buffer.from('Action=DescribeRegions&Version=2016-11-15'),
+    });
+    expect(mars.status).toBe(401);
+    expect(await mars.text()).toContain(
+      '<Code>AuthFailure</Code><Message>AWS was not able to validate the provided access credentials</Message>',
     );
-    await expectAwsError(ec2(unknownKey).send(new DescribeRegionsCommand({})), 'AuthFailure', undefined, 401);
   });
 
   it('refuses requests signed too far from its clock', async () => {
