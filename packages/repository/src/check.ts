@@ -14,6 +14,7 @@ import { type IndexEntry, readPackTrailer } from './pack.js';
 import type { Progress } from './progress.js';
 import type { Repository } from './repository.js';
 import { decodeNode } from './tree/codec.js';
+import { TaskGroup } from './util.js';
 import { WorkerPool } from './workers/pool.js';
 import type { OpenResult } from './workers/protocol.js';
 
@@ -63,6 +64,8 @@ export async function checkRepository(
     badBlobs: [],
     stats: { points: 0, indexFiles: 0, packs: 0, blobs: 0, packBytesRead: 0, blobsVerified: 0 },
   };
+  // A key slot file that does not parse cannot open the repository any more (the slot that opened it parsed).
+  for (const err of await repo.damagedKeySlots()) report.problems.push(err.message);
   const packs = new Map<string, number>(); // key -> size
   for (const prefix of [DATA_PREFIX, TREE_PACK_PREFIX])
     for await (const o of repo.store.list(prefix)) packs.set(o.key, o.size);
@@ -147,17 +150,17 @@ async function readAllPacks(
     [...packs.values()].reduce((a, b) => a + b, 0),
   );
   const unconfirmed = new Map<string, Set<string> | undefined>(); // pack key -> trailer ids (undefined: unreadable)
+  const tasks = new TaskGroup(pool.size);
   try {
-    const inFlight: Array<Promise<void>> = [];
     for (const [key, size] of packs) {
-      inFlight.push(
+      await tasks.add(() =>
         verifyPack(repo, pool, key, index, indexedInPack.get(key) ?? 0, bad, report, unconfirmed),
       );
-      if (inFlight.length >= pool.size) await inFlight.shift();
       options.progress?.advance(size);
     }
-    await Promise.all(inFlight);
+    await tasks.finish();
   } finally {
+    await tasks.drain();
     await pool.close();
     options.progress?.done();
   }

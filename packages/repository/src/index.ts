@@ -18,7 +18,14 @@ export {
   recoveryUnlocker,
   type Unlocker,
 } from './repository.js';
-export { DiskReader, findDisk, type RestoreOptions, restoreDisk } from './restore.js';
+export {
+  type DamagedExtent,
+  DiskReader,
+  findDisk,
+  type RestoredDisk,
+  type RestoreOptions,
+  restoreDisk,
+} from './restore.js';
 export {
   applyRetention,
   groupKey,

@@ -137,8 +137,14 @@ export class Repository {
         cause,
       });
     }
-    if (config.format !== FORMAT_NAME) {
-      throw new RepositoryError('REPO_CORRUPT', `${store.location} does not hold a Lifeboat repository`);
+    if (typeof config !== 'object' || config === null || config.format !== FORMAT_NAME) {
+      throw new RepositoryError(
+        'REPO_CORRUPT',
+        `${store.location} does not hold a Lifeboat repository (its config is damaged or of another program)`,
+      );
+    }
+    if (!Number.isSafeInteger(config.version) || config.version < 1) {
+      throw new RepositoryError('REPO_CORRUPT', `the config of ${store.location} is malformed (version)`);
     }
     if (config.version !== FORMAT_VERSION) {
       throw new RepositoryError(
@@ -146,7 +152,11 @@ export class Repository {
         `the repository at ${store.location} has format version ${config.version}; this build of Lifeboat reads version ${FORMAT_VERSION} only: use a Lifeboat release that supports it`,
       );
     }
-    if (config.chunkSize !== CHUNK_SIZE || !/^[0-9a-f]{32}$/.test(config.id)) {
+    if (
+      config.chunkSize !== CHUNK_SIZE ||
+      typeof config.id !== 'string' ||
+      !/^[0-9a-f]{32}$/.test(config.id)
+    ) {
       throw new RepositoryError('REPO_CORRUPT', `the config of ${store.location} is malformed`);
     }
     return config;
@@ -166,9 +176,14 @@ export class Repository {
     options: IndexOptions = {},
   ): Promise<Repository> {
     const config = await Repository.readConfig(store);
-    const slots = await listSlots(store);
+    const { slots, damaged } = await scanSlots(store);
     if (slots.length === 0) {
-      throw new RepositoryError('REPO_CORRUPT', `the repository at ${store.location} has no key slots`);
+      throw new RepositoryError(
+        'REPO_CORRUPT',
+        damaged.length
+          ? `no key slot of the repository at ${store.location} can be read: ${damaged.map((d) => d.message).join('; ')}`
+          : `the repository at ${store.location} has no key slots`,
+      );
     }
     let unknown: RepositoryError | undefined; // a slot of a newer build: reported if no other slot opens
     for (const unlocker of unlockers) {
@@ -192,9 +207,16 @@ export class Repository {
     if (unknown) throw unknown;
     const tried = unlockers.map((u) => u.what).join(' or ');
     const kinds = [...new Set(slots.map((s) => s.kind))].join(', ');
+    if (damaged.length) {
+      // The slot it would have opened may be the one that cannot be read: that is damage, not a wrong secret.
+      throw new RepositoryError(
+        'REPO_CORRUPT',
+        `the ${tried} opens none of the readable key slots of the repository at ${store.location}, and ${damaged.map((d) => d.message).join('; ')}: try another slot or the recovery key`,
+      );
+    }
     throw new RepositoryError(
       'WRONG_PASSWORD',
-      `the ${tried} does not open the repository at ${store.location} (its ${slots.length} key slot${slots.length > 1 ? 's are' : ' is'} of kind ${kinds})`,
+      `the ${tried} does not open the repository at ${store.location} (its ${slots.length} key slot${slots.length > 1 ? 's are' : ' is'} of kind ${kinds}): wrong ${tried} or damaged key slot: try another slot or the recovery key`,
     );
   }
 
@@ -241,8 +263,14 @@ export class Repository {
 
   // ---- key slots ----
 
+  /** The key slots that can be read (a damaged slot file is left out: `damagedKeySlots` names those). */
   async keySlots(): Promise<KeySlot[]> {
-    return listSlots(this.store);
+    return (await scanSlots(this.store)).slots;
+  }
+
+  /** Key slot files that do not parse as key slots: damaged (check reports them). */
+  async damagedKeySlots(): Promise<RepositoryError[]> {
+    return (await scanSlots(this.store)).damaged;
   }
 
   /** Stores a key slot made elsewhere (a KMS slot from the AWS adapter). */
@@ -423,7 +451,15 @@ export class Repository {
   async readPoint(ref: string): Promise<Manifest> {
     const ids = await this.pointIds();
     if (ref === 'latest') {
-      const last = (await this.points()).at(-1);
+      const { points, damaged } = await this.scanPoints();
+      if (damaged.length) {
+        // The damaged one may be the latest: restoring an older one instead must be the operator's choice.
+        throw new RepositoryError(
+          'REPO_CORRUPT',
+          `"latest" is unknown: ${damaged.map((d) => d.error.message).join('; ')}. Name a restore point ("lifeboat points" lists the readable ones)`,
+        );
+      }
+      const last = points.at(-1);
       if (!last)
         throw new RepositoryError(
           'NOT_FOUND',
@@ -448,21 +484,37 @@ export class Repository {
   }
 }
 
-async function listSlots(store: Store): Promise<KeySlot[]> {
+/**
+ * Every key slot that parses, newest first, and the slot files that do not (damaged: reported, and blamed when no
+ * other slot opens, but never in the way of a slot that opens).
+ */
+async function scanSlots(store: Store): Promise<{ slots: KeySlot[]; damaged: RepositoryError[] }> {
   const keys: string[] = [];
   for await (const o of store.list(KEYS_PREFIX)) keys.push(o.key);
-  const slots = await mapLimit(keys, 8, async (key) => {
+  const damaged: RepositoryError[] = [];
+  const read = await mapLimit(keys, 8, async (key) => {
     let value: unknown;
     try {
       value = JSON.parse((await store.get(key)).toString('utf8'));
     } catch (cause) {
+      if (isRepositoryError(cause, 'NOT_FOUND')) return undefined; // removed while listing
       if (isRepositoryError(cause)) throw cause;
-      throw new RepositoryError('REPO_CORRUPT', `key slot ${key} is not valid JSON`, { cause });
+      damaged.push(
+        new RepositoryError('REPO_CORRUPT', `key slot ${key} is damaged (not valid JSON)`, { cause }),
+      );
+      return undefined;
     }
-    return validateSlot(value, key);
+    try {
+      return validateSlot(value, key);
+    } catch (err) {
+      if (!isRepositoryError(err, 'REPO_CORRUPT')) throw err;
+      damaged.push(err);
+      return undefined;
+    }
   });
+  const slots = read.filter((s): s is KeySlot => s !== undefined);
   // Newest first: a password just changed is tried before older slots.
-  return slots.sort((a, b) => b.created.localeCompare(a.created));
+  return { slots: slots.sort((a, b) => b.created.localeCompare(a.created)), damaged };
 }
 
 /** Something that may open key slots of one kind. */

@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { backupImage, DiskReader, type DiskSource, findDisk, restoreDisk } from '@lifeboat/repository';
+import {
+  backupImage,
+  DiskReader,
+  type DiskSource,
+  findDisk,
+  RepositoryError,
+  restoreDisk,
+} from '@lifeboat/repository';
 import type { Command } from 'commander';
 import { globals, interruptSignal, openRepository, print, printJson, progressFor } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -96,6 +103,10 @@ export function registerImage(program: Command): void {
     .option('--sync', 'fsync the image before renaming it into place (durable at once against a power cut)')
     .option('--verify', 'hash every block again and compare it with its id (blocks are authenticated anyway)')
     .option('--workers <n>', 'worker threads (default: one per core)')
+    .option(
+      '--partial',
+      'restore what can be restored: damaged ranges become zeros, are listed (and saved as TARGET.damaged.json); exit 3',
+    )
     .action(
       async (
         pointRef: string,
@@ -106,6 +117,7 @@ export function registerImage(program: Command): void {
           sync?: boolean;
           verify?: boolean;
           workers?: string;
+          partial?: boolean;
         },
         cmd: Command,
       ) => {
@@ -121,9 +133,30 @@ export function registerImage(program: Command): void {
           directIo: opts.directIo,
           signal: interruptSignal(),
           workers: o.workers ? positiveInt(o.workers, '--workers') : undefined,
+          partial: o.partial,
         });
-        if (opts.json) printJson({ point: point.id, disk: disk.name, target, sizeBytes: disk.sizeBytes });
-        else print(`restored disk ${disk.name} of ${point.id} to ${target} (${formatBytes(disk.sizeBytes)})`);
+        const lost = disk.damaged.reduce((n, d) => n + d.length, 0);
+        if (opts.json)
+          printJson({
+            point: point.id,
+            disk: disk.name,
+            target,
+            sizeBytes: disk.sizeBytes,
+            ...(o.partial ? { damaged: disk.damaged, damagedBytes: lost } : {}),
+          });
+        else {
+          print(`restored disk ${disk.name} of ${point.id} to ${target} (${formatBytes(disk.sizeBytes)})`);
+          for (const d of disk.damaged)
+            print(
+              `damaged: bytes ${d.offset}-${d.offset + d.length - 1} (${d.length} bytes, zeros): ${d.reason}`,
+            );
+        }
+        if (disk.damaged.length) {
+          throw new RepositoryError(
+            'REPO_CORRUPT',
+            `${target} is incomplete: ${disk.damaged.length} damaged range(s), ${lost} bytes, are zeros (listed above and in ${target}.damaged.json)`,
+          );
+        }
       },
     );
 

@@ -102,13 +102,21 @@ async function passwordKek(password: string, kdf: ScryptParams): Promise<Buffer>
   if (kdf.name !== 'scrypt' || !Number.isInteger(lanes) || lanes < 1 || lanes > MAX_LANES) {
     throw new RepositoryError(
       'KEY_SLOT',
-      `a key slot uses key derivation ${kdf.name} with ${lanes} lanes, which this build of Lifeboat does not know: use a newer release`,
+      `a key slot uses key derivation ${kdf.name} with ${lanes} lanes, which this build of Lifeboat does not know: use a newer release (or the slot is damaged: try another slot or the recovery key)`,
     );
   }
   const salt = Buffer.from(kdf.salt, 'base64');
   const maxmem = 128 * kdf.N * kdf.r * kdf.p + 64 * 1024 * 1024;
   const lane = (laneSalt: Buffer) =>
-    scrypt(password.normalize('NFC'), laneSalt, 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem });
+    scrypt(password.normalize('NFC'), laneSalt, 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem }).catch(
+      (cause: unknown) => {
+        throw new RepositoryError(
+          'REPO_CORRUPT',
+          `a key slot's scrypt parameters are refused (N=${kdf.N}, r=${kdf.r}, p=${kdf.p}): the slot is damaged`,
+          { cause },
+        );
+      },
+    );
   if (lanes === 1) return lane(salt);
   const outputs = await Promise.all(
     Array.from({ length: lanes }, (_, i) => lane(Buffer.concat([salt, Buffer.of(i)]))),
@@ -173,15 +181,49 @@ export async function openPasswordSlot(
   return Buffer.from(parsed.secret, 'base64');
 }
 
+/**
+ * A key slot file's JSON, checked field by field: a slot file is not authenticated (its wrapped secret is), so a
+ * damaged one must be refused here as damaged (REPO_CORRUPT), not fail later as something else. A slot that
+ * parses and then fails authentication is a wrong secret or a damaged slot: the two cannot be told apart.
+ */
 export function validateSlot(value: unknown, key: string): KeySlot {
   const slot = value as Partial<KeySlot>;
-  if (
-    slot?.format !== 1 ||
-    typeof slot.id !== 'string' ||
-    typeof slot.wrapped !== 'string' ||
-    !['password', 'aws-kms', 'recovery'].includes(slot.kind as string)
-  ) {
-    throw new RepositoryError('REPO_CORRUPT', `key slot ${key} is not a valid v1 key slot`);
+  const bad = (what: string) =>
+    new RepositoryError('REPO_CORRUPT', `key slot ${key} is damaged (${what}): not a valid v1 key slot`);
+  if (typeof slot !== 'object' || slot === null) throw bad('not an object');
+  if (slot.format !== 1) throw bad('format');
+  if (typeof slot.id !== 'string' || !/^[0-9a-f]{16}$/.test(slot.id)) throw bad('id');
+  if (!key.endsWith(`/${slot.id}`)) throw bad('id does not match the file name');
+  if (typeof slot.wrapped !== 'string' || !/^[A-Za-z0-9+/]+=*$/.test(slot.wrapped)) throw bad('wrapped');
+  if (typeof slot.created !== 'string' || typeof slot.label !== 'string') throw bad('created or label');
+  if (!['password', 'aws-kms', 'recovery'].includes(slot.kind as string)) throw bad('kind');
+  if (slot.kind === 'password') {
+    const k = slot.kdf as Partial<ScryptParams> | undefined;
+    const positive = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 1;
+    if (
+      typeof k !== 'object' ||
+      k === null ||
+      typeof k.name !== 'string' ||
+      !positive(k.N) ||
+      (k.N! & (k.N! - 1)) !== 0 ||
+      k.N! < 2 ||
+      !positive(k.r) ||
+      !positive(k.p) ||
+      (k.lanes !== undefined && !positive(k.lanes)) ||
+      typeof k.salt !== 'string' ||
+      !/^[A-Za-z0-9+/]+=*$/.test(k.salt)
+    )
+      throw bad('kdf');
+  }
+  if (slot.kind === 'aws-kms') {
+    const k = slot.kms as Partial<NonNullable<KeySlot['kms']>> | undefined;
+    if (
+      typeof k !== 'object' ||
+      k === null ||
+      typeof k.keyId !== 'string' ||
+      typeof k.ciphertextBlob !== 'string'
+    )
+      throw bad('kms');
   }
   return slot as KeySlot;
 }

@@ -64,6 +64,40 @@ export class TreeReader {
     for (const e of node.entries) yield* this.walk(e.id, level - 1, first + e.slot * span);
   }
 
+  /**
+   * Every non-hole block in disk order with its chunk id, loading each node once. A node that does not load (or
+   * is not a valid node of its level) goes to `onError` with the blocks it covers, [first, first + count), and the
+   * walk goes on past it; without `onError` the error ends the walk.
+   */
+  async *blocks(
+    onError?: (firstBlock: number, count: number, err: unknown) => void,
+  ): AsyncIterable<{ block: number; id: Buffer }> {
+    if (!this.tree.root) return;
+    yield* this.walkBlocks(this.tree.root, this.tree.height, 0, onError);
+  }
+
+  private async *walkBlocks(
+    id: Buffer,
+    level: number,
+    firstLeaf: number,
+    onError: ((firstBlock: number, count: number, err: unknown) => void) | undefined,
+  ): AsyncIterable<{ block: number; id: Buffer }> {
+    let node: DecodedNode;
+    try {
+      node = await this.node(id, level);
+    } catch (err) {
+      if (!onError) throw err;
+      onError(firstLeaf * LEAF_BLOCKS, LEAF_BLOCKS * NODE_FANOUT ** level, err);
+      return;
+    }
+    if (level === 0) {
+      for (const e of node.entries) yield { block: firstLeaf * LEAF_BLOCKS + e.slot, id: e.id };
+      return;
+    }
+    const span = NODE_FANOUT ** (level - 1);
+    for (const e of node.entries) yield* this.walkBlocks(e.id, level - 1, firstLeaf + e.slot * span, onError);
+  }
+
   /** The chunk ids of one leaf: block index -> id (holes absent). */
   async leafBlocks(leafIndex: number, leafId: Buffer): Promise<Array<{ block: number; id: Buffer }>> {
     const leaf = await this.node(leafId, 0);

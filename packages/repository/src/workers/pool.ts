@@ -27,13 +27,22 @@ export class WorkerPool {
   private readonly load: number[] = [];
   private nextJob = 1;
   private failure: Error | undefined;
+  private closing = false;
 
   constructor(init: InitMessage, size = Math.max(1, Math.min(availableParallelism(), 8))) {
     const script = workerScript();
     for (let i = 0; i < size; i++) {
       const w = new Worker(script, { workerData: init });
       w.on('message', (reply: WorkerReply) => this.onReply(i, reply));
-      w.on('error', (err) => this.fail(err));
+      // A worker's uncaught error, a reply that cannot be decoded or a worker that ends: every request waiting
+      // on the pool is rejected with it (the caller reports it), and later requests are refused.
+      w.on('error', (err) => this.fail(new Error(`a data worker failed: ${err.message}`, { cause: err })));
+      w.on('messageerror', (err) =>
+        this.fail(new Error(`a data worker's reply is unreadable: ${err.message}`)),
+      );
+      w.on('exit', (code) => {
+        if (!this.closing) this.fail(new Error(`a data worker ended unexpectedly (exit code ${code})`));
+      });
       this.workers.push(w);
       this.load.push(0);
     }
@@ -73,12 +82,13 @@ export class WorkerPool {
   }
 
   private fail(err: Error): void {
-    this.failure = err;
+    this.failure ??= err;
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

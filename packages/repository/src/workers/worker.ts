@@ -143,9 +143,9 @@ async function openRun(req: OpenRequest): Promise<{ reply: WorkerReply; transfer
   if (req.fd < 0) return { reply: { job: req.job, errors }, transfer: [] };
   const reply = { reply: { job: req.job, errors, run: req.run }, transfer: [req.run.buffer as ArrayBuffer] };
   try {
-    if (errors.every((e) => e === null)) {
-      await direct.writeBlocks(req.fd, useDirect ? req.directFd! : -1, pending);
-    }
+    // The blocks that opened are written even when others did not: a partial restore keeps them, and a failing
+    // one removes the whole file anyway.
+    await direct.writeBlocks(req.fd, useDirect ? req.directFd! : -1, pending);
   } finally {
     for (const b of buffers) isAlignedMemory(b) ? aligned!.push(b) : giveBack(b);
   }
@@ -164,10 +164,11 @@ parentPort!.on('message', (req: WorkerRequest | { op: 'close'; fd: number }) => 
       const { reply, transfer } = seal(req);
       parentPort!.postMessage(reply, transfer);
     } else if (req.op === 'open') {
-      openRun(req).then(
-        ({ reply, transfer }) => parentPort!.postMessage(reply, transfer),
-        (err) => replyError(req, err),
-      );
+      // Every failure of the run, its reply included, travels back as an error reply: a rejection left
+      // unhandled here would end the worker and, before the pool listened for that, the process.
+      openRun(req)
+        .then(({ reply, transfer }) => parentPort!.postMessage(reply, transfer))
+        .catch((err: unknown) => replyError(req, err));
     } else if (req.op === 'close') closeSync(req.fd);
   } catch (err) {
     replyError(req as { job?: number }, err);
