@@ -1,9 +1,11 @@
 import { Command } from 'commander';
+import { registerApplianceClient } from './appliance/register.js';
 import { registerImage } from './commands/image.js';
 import { registerMaintenance } from './commands/maintenance.js';
 import { registerPoints } from './commands/points.js';
 import { registerRepo } from './commands/repo.js';
 import { registerSandbox } from './commands/sandbox.js';
+import { registerServer } from './commands/server.js';
 
 export const VERSION = '0.1.0';
 
@@ -36,5 +38,7 @@ export function buildProgram(): Command {
   registerPoints(program);
   registerMaintenance(program);
   registerSandbox(program);
+  registerServer(program);
+  registerApplianceClient(program);
   return program;
 }

@@ -1,0 +1,11 @@
+/** The appliance's client commands (issue 15): login, logout, whoami, user, audit. */
+import type { Command } from 'commander';
+import { registerAudit } from '../commands/audit.js';
+import { registerLogin } from '../commands/login.js';
+import { registerUsers } from '../commands/users.js';
+
+export function registerApplianceClient(program: Command): void {
+  registerLogin(program);
+  registerUsers(program);
+  registerAudit(program);
+}
