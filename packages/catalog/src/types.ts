@@ -57,7 +57,12 @@ export interface UserStore {
    * CatalogError NOT_FOUND, or VERSION_MISMATCH when the stored version differs.
    * passwordChangedAt moves when passwordHash is among the changes.
    */
-  update(id: string, expectedVersion: number | undefined, changes: UserChanges, at: Timestamp): Promise<UserRecord>;
+  update(
+    id: string,
+    expectedVersion: number | undefined,
+    changes: UserChanges,
+    at: Timestamp,
+  ): Promise<UserRecord>;
   /** CatalogError NOT_FOUND / VERSION_MISMATCH as update. Removes the user's login sessions too. */
   remove(id: string, expectedVersion: number | undefined): Promise<void>;
   /** Enabled users with this role. */

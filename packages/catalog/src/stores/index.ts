@@ -1,0 +1,18 @@
+import type { CatalogStores } from '../types.js';
+import { auditStore } from './audit.js';
+import { eventStore } from './events.js';
+import { idempotencyStore } from './idempotency.js';
+import { loginSessionStore } from './login-sessions.js';
+import type { Db } from './shared.js';
+import { userStore } from './users.js';
+
+/** One set of store implementations over any executor: the catalog's own, or a transaction's. */
+export function storesOver(db: Db): CatalogStores {
+  return {
+    users: userStore(db),
+    loginSessions: loginSessionStore(db),
+    audit: auditStore(db),
+    events: eventStore(db),
+    idempotency: idempotencyStore(db),
+  };
+}
