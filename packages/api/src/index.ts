@@ -1,1 +1,4 @@
-export const API_PLACEHOLDER = 1;
+export { API_PREFIX, type ApiOptions, buildApi } from './app.js';
+export { isLoopback, type RunningServer, type ServerOptions, startServer } from './server.js';
+export { fingerprintOf, loadTls, type TlsMaterial } from './tls.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,77 @@
+import type { ServerResponse } from 'node:http';
+import { can, TOPIC_PERMISSION } from '@lifeboat/appliance';
+import type { EventRecord } from '@lifeboat/catalog';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { type ApiContext, principal } from '../context.js';
+import { responses } from './responses.js';
+
+const HEARTBEAT_MS = 15_000;
+
+/**
+ * Server-sent events. A subscriber registers before the replay of what it missed, buffers what arrives meanwhile,
+ * and sends each id once in order: nothing falls between the replay and the live stream.
+ */
+export function eventRoutes(app: FastifyInstance, ctx: ApiContext, open: Set<ServerResponse>): void {
+  app.get(
+    '/events',
+    {
+      schema: {
+        'x-permission': 'self',
+        summary: 'Live events (text/event-stream), resumable with Last-Event-ID; topics filtered by role',
+        tags: ['events'],
+        querystring: Type.Object(
+          { lastEventId: Type.Optional(Type.Integer({ minimum: 0 })) },
+          { additionalProperties: false },
+        ),
+        headers: Type.Object(
+          { 'last-event-id': Type.Optional(Type.String({ pattern: '^\\d{1,15}$' })) },
+          { additionalProperties: true },
+        ),
+        response: responses({ 200: Type.String({ description: 'text/event-stream' }) }),
+      },
+    },
+    async (request, reply) => {
+      const role = principal(request).role;
+      const header = request.headers['last-event-id'];
+      const query = (request.query as { lastEventId?: number }).lastEventId;
+      const from = header !== undefined ? Number(header) : (query ?? (await ctx.appliance.events.lastId()));
+      const res = reply.raw;
+      reply.hijack();
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      let sent = from;
+      let replaying = true;
+      const buffered: EventRecord[] = [];
+      const send = (event: EventRecord) => {
+        if (event.id <= sent) return;
+        sent = event.id;
+        const needs = TOPIC_PERMISSION[event.topic];
+        if (needs && !can(role, needs)) return;
+        res.write(`id: ${event.id}\nevent: ${event.topic}\ndata: ${JSON.stringify(event.data)}\n\n`);
+      };
+      const unsubscribe = ctx.appliance.events.subscribe((e) => (replaying ? buffered.push(e) : send(e)));
+      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      open.add(res);
+      res.on('close', () => {
+        clearInterval(heartbeat);
+        unsubscribe();
+        open.delete(res);
+      });
+      res.write(`retry: 2000\n: resuming after ${from}\n\n`);
+      try {
+        for await (const e of ctx.appliance.events.replay(from)) {
+          if (res.destroyed) break;
+          send(e);
+        }
+      } finally {
+        replaying = false;
+        for (const e of buffered.splice(0)) send(e);
+      }
+    },
+  );
+}

@@ -1,0 +1,119 @@
+import { mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { type Catalog, isCatalogError, openSqliteCatalog } from '@lifeboat/catalog';
+import { AuditLog, SYSTEM } from './audit.js';
+import { AuthService } from './auth.js';
+import { type Clock, systemClock } from './clock.js';
+import { ApplianceError } from './errors.js';
+import { EventHub } from './events.js';
+import { IdempotencyService } from './idempotency.js';
+import { DataDirLock } from './lock.js';
+import { PasswordHasher } from './passwords.js';
+import { DEFAULT_THROTTLE, LoginThrottle, type ThrottleLimits } from './throttle.js';
+import { UserService } from './users.js';
+
+export interface ApplianceOptions {
+  dataDir: string;
+  clock?: Clock;
+  /** How long a login lasts (default 12 hours). */
+  loginTtlMs?: number;
+  throttle?: ThrottleLimits;
+}
+
+/** `$XDG_DATA_HOME/lifeboat`, else `~/.local/share/lifeboat`. */
+export function defaultDataDir(): string {
+  return join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'lifeboat');
+}
+
+export const catalogFile = (dataDir: string): string => join(dataDir, 'catalog.db');
+
+/**
+ * The control plane's services over one data folder: locked for this process, catalog migrated, services wired.
+ * HTTP lives in @lifeboat/api; this knows nothing of it.
+ */
+export class Appliance {
+  readonly events: EventHub;
+  readonly audit: AuditLog;
+  readonly users: UserService;
+  readonly auth: AuthService;
+  readonly idempotency: IdempotencyService;
+  private sweeper: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly dataDir: string,
+    readonly catalog: Catalog,
+    private readonly lock: DataDirLock,
+    readonly clock: Clock,
+    options: ApplianceOptions,
+  ) {
+    const hasher = new PasswordHasher();
+    this.events = new EventHub(catalog, clock);
+    this.audit = new AuditLog(catalog, this.events, clock);
+    this.users = new UserService(catalog, this.audit, hasher, clock);
+    this.auth = new AuthService(
+      catalog,
+      hasher,
+      new LoginThrottle(options.throttle ?? DEFAULT_THROTTLE),
+      this.audit,
+      clock,
+      options.loginTtlMs ?? 12 * 3_600_000,
+    );
+    this.idempotency = new IdempotencyService(catalog, clock);
+  }
+
+  static async open(options: ApplianceOptions): Promise<Appliance> {
+    const dir = options.dataDir;
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new ApplianceError(
+        'DATA_DIR_UNUSABLE',
+        `cannot use data folder ${dir}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    const lock = await DataDirLock.acquire(join(dir, 'appliance.lock'));
+    try {
+      const catalog = await openCatalog(catalogFile(dir), false);
+      const appliance = new Appliance(dir, catalog, lock, options.clock ?? systemClock, options);
+      appliance.sweeper = setInterval(() => void appliance.auth.sweep().catch(() => {}), 3_600_000).unref();
+      return appliance;
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  /** Creates the first administrator when there is no user yet; false when there are users already. */
+  ensureAdministrator(name: string, password: string): Promise<boolean> {
+    return this.users.bootstrap(SYSTEM, name, password);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    await this.catalog.close();
+    await this.lock.release();
+  }
+}
+
+/** An online copy of a data folder's catalog, safe while the appliance runs (no lock taken). */
+export async function backupCatalog(dataDir: string, file: string): Promise<void> {
+  const catalog = await openCatalog(catalogFile(dataDir), true);
+  try {
+    await catalog.backupTo(file).catch(wrapCatalogError);
+  } finally {
+    await catalog.close();
+  }
+}
+
+async function openCatalog(file: string, readonly: boolean): Promise<Catalog> {
+  return openSqliteCatalog(file, { readonly, migrate: !readonly }).catch(wrapCatalogError);
+}
+
+function wrapCatalogError(err: unknown): never {
+  if (isCatalogError(err)) throw new ApplianceError('CATALOG', err.message, { cause: err });
+  throw err;
+}
