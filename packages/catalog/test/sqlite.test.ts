@@ -287,6 +287,29 @@ describe('sqlite catalog: connection settings', () => {
     });
   });
 
+  it('transactions take the write lock at BEGIN: another process waits, a read-then-write does not fail', async () => {
+    const file = path();
+    await withCatalog(await openSqliteCatalog(file), async (c) => {
+      let other: ChildProcess | undefined;
+      await c.transaction(async (tx) => {
+        expect(await tx.events.lastId()).toBe(0);
+        other = spawnNode(
+          `
+          const db = new Database(process.argv[1], { timeout: 5000 });
+          console.log('trying');
+          db.prepare("insert into events (at, topic, data) values ('t', 'other', '1')").run();
+        `,
+          file,
+        );
+        await lineFrom(other, 'trying');
+        await new Promise((r) => setTimeout(r, 200));
+        await tx.events.append('mine', 1, T0);
+      });
+      await exited(other!);
+      expect((await c.events.after(0, 10)).map((e) => e.topic)).toEqual(['mine', 'other']);
+    });
+  });
+
   it('turns use of the catalog stores inside transaction(fn) into an error, not a deadlock', async () => {
     await withCatalog(await openSqliteCatalog(path()), async (c) => {
       await expect(c.transaction(async () => c.users.count())).rejects.toThrow(/use the stores fn is given/);

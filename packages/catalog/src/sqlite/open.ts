@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { kyselyCatalog } from '../catalog.js';
 import type { CatalogDatabase } from '../schema.js';
 import type { Catalog } from '../types.js';
 import { backupSqlite } from './backup.js';
+import { ImmediateSqliteDialect } from './dialect.js';
 import { openError } from './errors.js';
 import { inspectCatalog } from './inspect.js';
 import { migrateSqlite } from './migrate.js';
@@ -36,7 +37,7 @@ export async function openSqliteCatalog(file: string, options: SqliteCatalogOpti
       raw.pragma('synchronous = NORMAL');
     }
     raw.pragma('foreign_keys = ON');
-    const db = new Kysely<CatalogDatabase>({ dialect: new SqliteDialect({ database: raw }) });
+    const db = new Kysely<CatalogDatabase>({ dialect: new ImmediateSqliteDialect({ database: raw }) });
     if (!readonly && options.migrate !== false) await migrateSqlite(db as Kysely<unknown>, file);
     return kyselyCatalog(db, {
       async schemaVersion() {
