@@ -37,6 +37,7 @@ const STATUS: Record<ApplianceErrorCode, number> = {
   DATA_DIR_UNUSABLE: 503,
   NO_ADMINISTRATOR: 503,
   CATALOG: 503,
+  CATALOG_UNUSABLE: 503,
 };
 
 const TITLES: Record<number, string> = {

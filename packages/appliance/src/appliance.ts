@@ -114,6 +114,10 @@ async function openCatalog(file: string, readonly: boolean): Promise<Catalog> {
 }
 
 function wrapCatalogError(err: unknown): never {
-  if (isCatalogError(err)) throw new ApplianceError('CATALOG', err.message, { cause: err });
+  // A damaged catalog is damaged data (restore a backup-catalog copy); too new or unreadable is not.
+  if (isCatalogError(err)) {
+    const code = err.code === 'CATALOG_CORRUPT' ? 'CATALOG' : 'CATALOG_UNUSABLE';
+    throw new ApplianceError(code, err.message, { cause: err });
+  }
   throw err;
 }

@@ -20,7 +20,8 @@ export type ApplianceErrorCode =
   | 'DATA_DIR_LOCKED'
   | 'DATA_DIR_UNUSABLE'
   | 'NO_ADMINISTRATOR'
-  | 'CATALOG';
+  | 'CATALOG'
+  | 'CATALOG_UNUSABLE';
 
 export class ApplianceError extends Error {
   override name = 'ApplianceError';
