@@ -1,5 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -59,6 +67,8 @@ describe('sqlite catalog: migrations', () => {
       expect(await c.schemaVersion()).toBe(LATEST_SCHEMA_VERSION);
     });
     expect(LATEST_SCHEMA_VERSION).toBeGreaterThanOrEqual(2);
+    // Private: it holds password hashes.
+    expect(statSync(file).mode & 0o777).toBe(0o600);
     rawDb(file, (db) => {
       expect(db.pragma('user_version', { simple: true })).toBe(LATEST_SCHEMA_VERSION);
       expect(db.pragma('application_id', { simple: true })).toBe(0x4c424354);
@@ -392,8 +402,17 @@ describe('sqlite catalog: online backup', () => {
     const file = await madeCatalog();
     const copy = path('copy');
     await withCatalog(await openSqliteCatalog(file), (c) => c.backupTo(copy));
+    expect(statSync(copy).mode & 0o777).toBe(0o600);
     await withCatalog(await openSqliteCatalog(copy), async (c) => {
       expect(await c.users.get('alice')).toMatchObject({ id: 'u1', role: 'administrator' });
+    });
+  });
+
+  it('names the target when the copy cannot be written (missing folder)', async () => {
+    const file = await madeCatalog();
+    const target = join(tmp.path, 'no-such-folder', 'copy.sqlite');
+    await withCatalog(await openSqliteCatalog(file), async (c) => {
+      await expect(c.backupTo(target)).rejects.toThrow(`cannot back up catalog ${file} to ${target}`);
     });
   });
 });

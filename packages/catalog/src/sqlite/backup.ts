@@ -1,7 +1,7 @@
 import { access, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { CatalogError } from '../types.js';
+import { CatalogError, isCatalogError } from '../types.js';
 import { openError } from './errors.js';
 import { inspectCatalog } from './inspect.js';
 
@@ -35,6 +35,8 @@ export async function backupSqlite(source: string, file: string): Promise<void> 
       copy.close();
     }
     const fd = await open(tmp, 'r+');
+    // Private like the catalog: it holds password hashes. Durable before it takes the final name.
+    await fd.chmod(0o600);
     await fd.sync().finally(() => fd.close());
     await refuseExisting(target);
     await rename(tmp, target);
@@ -42,7 +44,11 @@ export async function backupSqlite(source: string, file: string): Promise<void> 
     await dir.sync().finally(() => dir.close());
   } catch (err) {
     await rm(tmp, { force: true });
-    throw err;
+    if (isCatalogError(err)) throw err;
+    // e.g. a missing folder, a full disk: say which copy failed (better-sqlite3's messages name no file).
+    throw new Error(`cannot back up catalog ${source} to ${target}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 

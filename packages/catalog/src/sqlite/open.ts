@@ -1,3 +1,4 @@
+import { closeSync, constants, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { Kysely, sql } from 'kysely';
 import { kyselyCatalog } from '../catalog.js';
@@ -27,6 +28,9 @@ export async function openSqliteCatalog(file: string, options: SqliteCatalogOpti
   const readonly = options.readonly ?? false;
   let raw: Database.Database | undefined;
   try {
+    // SQLite would create the file (and later its -wal and -shm, which copy its mode) readable by everyone;
+    // the catalog holds password hashes, so a new one is made private first (an empty file is an empty database).
+    if (!readonly) createPrivate(file);
     // timeout = busy_timeout: wait up to 5 s for another connection's lock instead of failing with SQLITE_BUSY.
     raw = new Database(file, { readonly, fileMustExist: readonly, timeout: 5000 });
     inspectCatalog(raw, file);
@@ -50,5 +54,13 @@ export async function openSqliteCatalog(file: string, options: SqliteCatalogOpti
   } catch (err) {
     raw?.close();
     throw openError(file, err);
+  }
+}
+
+function createPrivate(file: string): void {
+  try {
+    closeSync(openSync(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
 }
