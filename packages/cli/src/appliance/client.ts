@@ -97,10 +97,11 @@ export class ApplianceClient {
     this.url = new URL(this.server);
     requireSecureTransport(this.server);
     if (this.url.protocol === 'https:' && !options.fingerprint) {
-      throw new ApplianceError(`no pinned certificate for ${this.server}: run \`lifeboat login\``, {
-        code: 'CERTIFICATE_NOT_TRUSTED',
-        exitCode: APPLIANCE_EXIT.unreachable,
-      });
+      throw new ApplianceError(
+        `no pinned certificate for ${this.server}: run \`lifeboat login --server ${this.server} --fingerprint F\` ` +
+          '(F as `lifeboat server` printed it) or set LIFEBOAT_FINGERPRINT',
+        { code: 'CERTIFICATE_NOT_TRUSTED', exitCode: APPLIANCE_EXIT.unreachable },
+      );
     }
   }
 
