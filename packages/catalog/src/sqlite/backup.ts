@@ -3,6 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { CatalogError, isCatalogError } from '../types.js';
 import { openError } from './errors.js';
+import { createPrivate } from './files.js';
 import { inspectCatalog } from './inspect.js';
 
 /**
@@ -15,6 +16,7 @@ export async function backupSqlite(source: string, file: string): Promise<void> 
   await refuseExisting(target);
   const tmp = join(dirname(target), `.${basename(target)}.${process.pid}-${Date.now()}.tmp`);
   try {
+    createPrivate(tmp);
     const src = new Database(source, { readonly: true, fileMustExist: true, timeout: 5000 });
     try {
       // The first step sizes the copy; the progress callback then asks for every page in one step, which
@@ -35,8 +37,7 @@ export async function backupSqlite(source: string, file: string): Promise<void> 
       copy.close();
     }
     const fd = await open(tmp, 'r+');
-    // Private like the catalog: it holds password hashes. Durable before it takes the final name.
-    await fd.chmod(0o600);
+    // Durable before it takes the final name.
     await fd.sync().finally(() => fd.close());
     await refuseExisting(target);
     await rename(tmp, target);

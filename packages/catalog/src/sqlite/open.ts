@@ -1,4 +1,3 @@
-import { closeSync, constants, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { Kysely, sql } from 'kysely';
 import { kyselyCatalog } from '../catalog.js';
@@ -7,6 +6,7 @@ import type { Catalog } from '../types.js';
 import { backupSqlite } from './backup.js';
 import { ImmediateSqliteDialect } from './dialect.js';
 import { openError } from './errors.js';
+import { createPrivate } from './files.js';
 import { inspectCatalog } from './inspect.js';
 import { migrateSqlite } from './migrate.js';
 
@@ -28,8 +28,6 @@ export async function openSqliteCatalog(file: string, options: SqliteCatalogOpti
   const readonly = options.readonly ?? false;
   let raw: Database.Database | undefined;
   try {
-    // SQLite would create the file (and later its -wal and -shm, which copy its mode) readable by everyone;
-    // the catalog holds password hashes, so a new one is made private first (an empty file is an empty database).
     if (!readonly) createPrivate(file);
     // timeout = busy_timeout: wait up to 5 s for another connection's lock instead of failing with SQLITE_BUSY.
     raw = new Database(file, { readonly, fileMustExist: readonly, timeout: 5000 });
@@ -54,13 +52,5 @@ export async function openSqliteCatalog(file: string, options: SqliteCatalogOpti
   } catch (err) {
     raw?.close();
     throw openError(file, err);
-  }
-}
-
-function createPrivate(file: string): void {
-  try {
-    closeSync(openSync(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
 }
