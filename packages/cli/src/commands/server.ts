@@ -67,7 +67,8 @@ export function registerServer(program: Command): void {
     .description('create the first administrator of a new data folder (password asked at a terminal)')
     .option('--data <dir>', 'data folder (default: $XDG_DATA_HOME/lifeboat)')
     .option('--admin-user <name>', 'name of the first administrator', 'admin')
-    .action(async (o: { data?: string; adminUser: string }) => {
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals() as { data?: string; adminUser: string };
       const { Appliance, defaultDataDir, SYSTEM } = await import('@lifeboat/appliance');
       const dataDir = o.data ?? defaultDataDir();
       const appliance = await Appliance.open({ dataDir });
@@ -96,12 +97,12 @@ export function registerServer(program: Command): void {
     .description('copy the catalog to FILE, consistently, while the appliance runs')
     .argument('<file>', 'new file for the copy (must not exist)')
     .option('--data <dir>', 'data folder (default: $XDG_DATA_HOME/lifeboat)')
-    .action(async (file: string, o: { data?: string }, cmd: Command) => {
+    .action(async (file: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals() as { data?: string; json?: boolean };
       const { backupCatalog, defaultDataDir } = await import('@lifeboat/appliance');
       const dataDir = o.data ?? defaultDataDir();
       await backupCatalog(dataDir, file);
-      const json = cmd.optsWithGlobals().json as boolean | undefined;
-      if (json) printJson({ catalog: dataDir, copy: file });
+      if (o.json) printJson({ catalog: dataDir, copy: file });
       else print(`catalog of ${dataDir} copied to ${file}`);
     });
 
@@ -111,7 +112,8 @@ export function registerServer(program: Command): void {
       "print the SHA-256 fingerprint of the appliance's certificate (for `lifeboat login --fingerprint`)",
     )
     .option('--data <dir>', 'data folder (default: $XDG_DATA_HOME/lifeboat)')
-    .action(async (o: { data?: string }) => {
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals() as { data?: string };
       const { defaultDataDir } = await import('@lifeboat/appliance');
       const { fingerprintOf } = await import('@lifeboat/api');
       const { readFile } = await import('node:fs/promises');
