@@ -2,7 +2,7 @@
 # Installs the Debian packages Lifeboat's tests and demo call (Debian 12). Idempotent: installs only what is
 # missing. Run as root (or with sudo available).
 set -euo pipefail
-packages=(e2fsprogs xfsprogs fdisk awscli rclone restic)
+packages=(e2fsprogs xfsprogs fdisk awscli python3-boto3 rclone restic)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -23,20 +23,31 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `aws --endpoint-url <sandbox> --output json ARGS` as the sandbox's first account, isolated from ~/.aws. */
+/** Who runs the CLI, and for which region, when not the sandbox's first account in us-east-1. */
+export interface CliAs {
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  region?: string;
+}
+
+/**
+ * Runs `aws --endpoint-url <sandbox> --output json ARGS` as the sandbox's first account (or as `as` says), isolated
+ * from ~/.aws. Debian 12's CLI predates AWS_ENDPOINT_URL: the endpoint goes on the command line.
+ */
 export function runAws(
   sb: RunningSandbox,
   args: string[],
   home = tmpdir(),
   timeoutMs = 120_000,
+  as: CliAs = {},
 ): Promise<CliResult> {
   const a = sb.accounts[0]!;
   const env = {
     PATH: '/usr/bin:/bin',
     HOME: home,
-    AWS_ACCESS_KEY_ID: a.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: a.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: as.accessKeyId ?? a.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: as.secretAccessKey ?? a.secretAccessKey,
+    AWS_DEFAULT_REGION: as.region ?? 'us-east-1',
     AWS_CONFIG_FILE: '/dev/null',
     AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
     AWS_PAGER: '',
@@ -62,4 +73,13 @@ export async function awsJson(
   const r = await runAws(sb, args, home);
   expect(r.code, r.stderr).toBe(0);
   return r.stdout.trim() ? JSON.parse(r.stdout) : {};
+}
+
+/** The error code and message the CLI printed for a refused call ("An error occurred (Code) when calling ..."). */
+export function cliError(r: CliResult): { code?: string; message?: string } {
+  const m =
+    /An error occurred \(([^)]+)\)(?: \(reached max retries: \d+\))? when calling the \w+ operation: (.*)/.exec(
+      r.stderr,
+    );
+  return { code: m?.[1], message: m?.[2]?.trim() };
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSandbox, startSandbox } from '../../src/sandbox.js';
-import { AWS_CLI, awsJson, runAws, warnIfMissing } from './aws-cli.js';
+import { AWS_CLI, awsJson, cliError, runAws, warnIfMissing } from './aws-cli.js';
 
 /**
  * Another client must agree with the sandbox: a handful of EC2 calls through the real AWS CLI (Debian's awscli
@@ -82,5 +82,25 @@ describe.skipIf(!aws)('AWS CLI against the sandbox', () => {
     const missing = await cli(['describe-snapshots', '--snapshot-ids', 'snap-0123456789abcdef0']);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain('InvalidSnapshot.NotFound');
+  });
+
+  it('answers a wrong secret and an unknown access key id with AuthFailure, as EC2 does', {
+    timeout: 120_000,
+  }, async () => {
+    const callers = {
+      wrongSecret: { secretAccessKey: 'x'.repeat(40) },
+      unknownKey: { accessKeyId: 'AKIAUNKNOWN000000000' },
+    };
+    for (const [who, as] of Object.entries(callers)) {
+      const r = await runAws(sb, ['ec2', 'describe-regions'], undefined, undefined, as);
+      expect(r.code, `${who}: ${r.stderr}`).not.toBe(0);
+      expect(cliError(r), who).toEqual({
+        code: 'AuthFailure',
+        message: 'AWS was not able to validate the provided access credentials',
+      });
+    }
+    // The account's own key pair, signed for another region the sandbox serves, is accepted.
+    const ok = await runAws(sb, ['ec2', 'describe-regions'], undefined, undefined, { region: 'eu-west-1' });
+    expect(ok.code, ok.stderr).toBe(0);
   });
 });
