@@ -3,6 +3,7 @@
  * SHA-256 fingerprint was given (or saved at login); a changed certificate is refused with exit 10 before any
  * request byte reaches the server.
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   Cli,
@@ -11,7 +12,37 @@ import {
   makeCertificate,
   type TlsMaterial,
 } from './appliance-fake.js';
-import { removeDir, tempDir } from './helpers.js';
+import { BIN, ROOT, removeDir, tempDir } from './helpers.js';
+
+/** util-linux `script` gives the CLI a terminal (the trust question is asked only at one). */
+const HAS_SCRIPT = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
+
+/** Runs `lifeboat login` on a pseudo-terminal, answering the trust question with `answer`. */
+function loginAtTerminal(cli: Cli, answer: string): Promise<{ code: number | null; output: string }> {
+  const child = spawn('script', ['-qec', `${process.execPath} ${BIN} login`, '/dev/null'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: cli.config,
+      XDG_CONFIG_HOME: cli.config,
+      LIFEBOAT_SERVER: cli.server,
+      LIFEBOAT_LOGIN_PASSWORD: 'admin-secret',
+    },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let answered = false;
+  const onData = (b: Buffer) => {
+    output += b.toString();
+    if (!answered && output.includes('trust this certificate? [y/N]')) {
+      answered = true;
+      child.stdin.write(`${answer}\n`);
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, output })));
+}
 
 let dir: string;
 let certA: TlsMaterial;
@@ -116,6 +147,24 @@ describe('https appliance', () => {
     expect(fake.requests).toHaveLength(1);
     removeDir(cli.config);
   });
+
+  it.skipIf(!HAS_SCRIPT)(
+    'at a terminal, a first login shows the fingerprint and pins it once confirmed',
+    async () => {
+      const fake = await serve(certA);
+      const cli = new Cli(fake.url);
+      const refused = await loginAtTerminal(cli, 'n');
+      expect(refused.output).toContain(`SHA-256: ${certA.fingerprint}`);
+      expect(refused.output).toContain('not trusted: nothing was sent');
+      expect(refused.code).not.toBe(0);
+      expect(fake.requests).toHaveLength(0);
+      const trusted = await loginAtTerminal(cli, 'y');
+      expect(trusted.output).toContain(`logged in to ${fake.url} as admin`);
+      expect(trusted.code).toBe(0);
+      expect(cli.credentials().servers[fake.url]!.fingerprint).toBe(certA.fingerprint);
+      removeDir(cli.config);
+    },
+  );
 
   it('a malformed --fingerprint is a usage error', async () => {
     const fake = await serve(certA);
