@@ -14,6 +14,7 @@ import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { userRoutes } from './routes/users.js';
+import { installValidation } from './validation.js';
 import { VERSION } from './version.js';
 
 export const API_PREFIX = '/api/v1';
@@ -39,8 +40,6 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    // Unknown fields are refused, not silently dropped; types are not coerced in bodies.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   };
   // One instance type for both: the routes never see whether TLS is on.
   const app = Fastify(
@@ -48,6 +47,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   ) as unknown as FastifyInstance;
   const ctx: ApiContext = { appliance: options.appliance, secureCookies: Boolean(options.tls) };
   const streams = new Set<ServerResponse>();
+  installValidation(app);
 
   await app.register(swagger, {
     openapi: {

@@ -100,8 +100,8 @@ export function problemOf(err: unknown): ProblemAnswer {
   if (e?.validation) {
     const where = e.validationContext ?? 'body';
     const errors = e.validation.map((v) => ({
-      path: `${where}${v.instancePath || ''}${v.params?.additionalProperty ? `/${v.params.additionalProperty}` : ''}`,
-      message: v.params?.additionalProperty ? 'is not a known field' : (v.message ?? 'is not valid'),
+      path: `${where}${v.instancePath || ''}`,
+      message: v.message ?? 'is not valid',
     }));
     const first = errors[0];
     return {

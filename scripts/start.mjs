@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// npm start: the sandbox with its demo environment, and the appliance pointed at it (AWS_ENDPOINT_URL), both
+// keeping their data in .lifeboat/ of this checkout. Runs until Ctrl-C, then stops both.
+// The administrator password below is a demo fixture, printed on purpose: never use it for a real appliance.
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const root = join(import.meta.dirname, '..');
+const data = join(root, '.lifeboat');
+const cli = join(root, 'packages/cli/bin/lifeboat.js');
+const DEMO_PASSWORD = 'lifeboat-demo';
+const LISTEN = process.env.LIFEBOAT_LISTEN ?? '127.0.0.1:7420';
+mkdirSync(data, { recursive: true, mode: 0o700 });
+
+const children = [];
+function start(args, env) {
+  const child = spawn(process.execPath, [cli, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`lifeboat ${args[0]} stopped (${signal ?? `exit ${code}`}): stopping the rest`);
+      stop(1);
+    }
+  });
+  return child;
+}
+
+/** The first stdout line that `accept` recognises (the child's "I am listening" line). */
+function firstLine(child, accept) {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      const value = accept(line);
+      if (value !== undefined) resolve(value);
+    });
+    child.once('exit', () => reject(new Error('it stopped before it was ready')));
+  });
+}
+
+let stopping = false;
+function stop(code = 0) {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null))).then(
+    () => process.exit(code),
+  );
+}
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
+
+console.log(
+  'starting the sandbox (demo environment: two accounts, two regions, instances with real file systems)...',
+);
+const sandbox = start(['--json', 'sandbox', '--data', join(data, 'sandbox'), '--seed', 'demo'], {});
+let json = '';
+const sb = await firstLine(sandbox, (line) => {
+  // --json prints one indented document: gather it until it parses.
+  if (!json && !line.startsWith('{')) return undefined;
+  json += `${line}\n`;
+  try {
+    return JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+}).catch((err) => {
+  console.error(`the sandbox did not start: ${err.message}`);
+  stop(1);
+});
+const account = sb.accounts[0];
+const appliance = start(['server', '--data', join(data, 'appliance'), '--listen', LISTEN], {
+  AWS_ENDPOINT_URL: sb.endpoint,
+  AWS_ACCESS_KEY_ID: account.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: account.secretAccessKey,
+  AWS_REGION: 'us-east-1',
+  LIFEBOAT_ADMIN_PASSWORD: DEMO_PASSWORD,
+});
+const api = await firstLine(appliance, (line) => line.match(/^lifeboat appliance: (\S+)/)?.[1]).catch(
+  (err) => {
+    console.error(`the appliance did not start: ${err.message}`);
+    stop(1);
+  },
+);
+const server = api.replace(/\/api\/v1$/, '');
+
+console.log(`
+Lifeboat is running (Ctrl-C stops it; data in ${data}):
+  sandbox (AWS endpoint): ${sb.endpoint}   accounts: ${sb.accounts.map((a) => `${a.name} ${a.accountId}`).join(', ')}
+  appliance API:          ${api}   (OpenAPI: ${api}/openapi.json)
+  demo administrator:     admin / ${DEMO_PASSWORD}   (a demo password, printed on purpose; unless you changed it)
+
+Try, in another terminal of this folder:
+  export LIFEBOAT_SERVER=${server}
+  LIFEBOAT_LOGIN_PASSWORD=${DEMO_PASSWORD} npx lifeboat login --user admin
+  LIFEBOAT_NEW_PASSWORD=viewer-demo-pw npx lifeboat user add alice --role viewer
+  npx lifeboat audit
+`);
