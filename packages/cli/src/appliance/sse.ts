@@ -86,6 +86,8 @@ export interface FollowOptions {
   /** Told when the connection dropped and when the next attempt is. */
   onReconnect?: (delayMs: number, reason: string) => void;
   lastEventId?: string;
+  /** Reconnect when nothing arrived for this long (milliseconds; default two minutes). */
+  idleTimeoutMs?: number;
   /** Backoff bounds (milliseconds). */
   minDelayMs?: number;
   maxDelayMs?: number;
@@ -111,6 +113,10 @@ export async function followEvents(client: ApplianceClient, path: string, o: Fol
         o.signal,
       );
       res.setEncoding('utf8');
+      // A connection that went silent (no heartbeat comment, no event) for this long is presumed dead.
+      res.setTimeout(o.idleTimeoutMs ?? 120_000, () =>
+        res.destroy(Object.assign(new Error('no data for too long'), { code: 'ETIMEDOUT' })),
+      );
       await new Promise<void>((resolve) => {
         const stop = () => {
           res.destroy();

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { session } from '../appliance/session.js';
 import { followEvents } from '../appliance/sse.js';
 import { formatTime, printTable } from '../appliance/table.js';
-import { globals, print } from '../context.js';
+import { globals, print, printJson } from '../context.js';
 import { UsageError } from '../errors.js';
 import { positive } from './users.js';
 
@@ -90,10 +90,7 @@ export function registerAudit(program: Command): void {
       const s = session();
       const entries = await s.client.list<AuditEntryJson>('/audit', filter, limit);
       if (!o.follow) {
-        if (opts.json) {
-          process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
-          return;
-        }
+        if (opts.json) return printJson(entries);
         if (entries.length === 0) return print('no audit entries');
         printTable(HEADER, entries.map(row));
         return;

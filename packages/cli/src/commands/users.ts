@@ -1,6 +1,7 @@
 /** `lifeboat user list|show|add|set|passwd|remove`: the appliance's users (docs/api.md, /users). */
 import { type Command, Option } from 'commander';
 import { updateCredentials } from '../appliance/credentials.js';
+import { ApplianceError } from '../appliance/errors.js';
 import { appliancePassword } from '../appliance/prompt.js';
 import { session } from '../appliance/session.js';
 import { formatTags, formatTime, printTable, relativeTime } from '../appliance/table.js';
@@ -196,10 +197,22 @@ export function registerUsers(program: Command): void {
             })
           : undefined;
         const password = await newPassword(target, o.newPasswordFile);
-        await s.client.put(`${userPath(target)}/password`, {
-          password,
-          ...(currentPassword !== undefined && { currentPassword }),
-        });
+        try {
+          await s.client.put(`${userPath(target)}/password`, {
+            password,
+            ...(currentPassword !== undefined && { currentPassword }),
+          });
+        } catch (err) {
+          // A wrong current password is not a reason to log in again.
+          if (own && err instanceof ApplianceError && err.code === 'INVALID_CREDENTIALS') {
+            throw new ApplianceError(`the current password of ${target} is wrong`, {
+              code: err.code,
+              exitCode: err.exitCode,
+              ...(err.status !== undefined && { status: err.status }),
+            });
+          }
+          throw err;
+        }
         if (own && s.tokenSource === 'saved') {
           // The appliance revoked every login of the user, this one included.
           updateCredentials((c) => {
