@@ -46,6 +46,7 @@ export class PasswordHasher {
     const [scheme, n, r, p, salt, key] = stored.split('$');
     if (scheme !== 'scrypt' || !salt || !key) return false;
     const expected = Buffer.from(key, 'base64url');
+    if (expected.length !== KEY_LENGTH) return false; // a truncated hash would otherwise match on its prefix
     const actual = await this.limited(() =>
       derive(
         password,
