@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import type { Appliance } from '@lifeboat/appliance';
 import { FormatRegistry, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { installAuth } from './auth-hook.js';
 import type { ApiContext } from './context.js';
 import { installIdempotency } from './idempotency-hook.js';
@@ -40,6 +40,15 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // The router's own refusals (a path that is not valid percent-encoded UTF-8) as problems too, not fastify's JSON.
+    frameworkErrors: (err, _request, reply) => {
+      const answer = problemOf(err);
+      (reply as FastifyReply)
+        .code(answer.body.status)
+        .headers(answer.headers)
+        .type('application/problem+json')
+        .send(answer.body);
+    },
   };
   // One instance type for both: the routes never see whether TLS is on.
   const app = Fastify(
@@ -48,6 +57,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const ctx: ApiContext = { appliance: options.appliance, secureCookies: Boolean(options.tls) };
   const streams = new Set<ServerResponse>();
   installValidation(app);
+  // Bodies are JSON only: fastify's built-in text/plain parser would hand a string to the schema (400, not 415).
+  app.removeContentTypeParser('text/plain');
 
   await app.register(swagger, {
     openapi: {

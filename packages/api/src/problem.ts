@@ -87,6 +87,7 @@ const FASTIFY: Record<string, [number, string, string]> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'MALFORMED_JSON', 'the body is empty: send a JSON object'],
   FST_ERR_CTP_INVALID_JSON_BODY: [400, 'MALFORMED_JSON', 'the body is not valid JSON'],
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'MALFORMED_REQUEST', 'Content-Length does not match the body'],
+  FST_ERR_BAD_URL: [400, 'VALIDATION_FAILED', 'the path is not valid percent-encoded UTF-8'],
 };
 
 export function problemOf(err: unknown): ProblemAnswer {
