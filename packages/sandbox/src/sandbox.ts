@@ -126,7 +126,18 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
   const authorize = (req: AwsRequest, operation: string) =>
     authorizeCall(ctx, req.principal, req.service, operation);
   const server = createServer(
-    { keepAliveTimeout: 65_000 },
+    {
+      // Idle keep-alive connections are never closed here; clients close them, and close() does. A server that
+      // closes them races its clients: the AWS SDK's agent (keepAlive, no `timeout`) reuses an idle socket however
+      // old it is (Node's Agent only shortens a timeout of its own from the `Keep-Alive: timeout=N` hint), so a
+      // request written as the server closes the socket fails with ECONNRESET "socket hang up" (issue 14; the
+      // sandbox closed after 65 s + Node's 1 s margin, test/server/keep-alive.test.ts).
+      keepAliveTimeout: 0,
+      // Nor is a request cut for being slow (Node's default: 408 and a closed socket at 5 minutes); a streamed S3
+      // upload on a loaded CI machine may take longer. Headers must still arrive within 60 s.
+      requestTimeout: 0,
+      headersTimeout: 60_000,
+    },
     createListener({ ctx, services, verifier, faults, counters, admin, authorize }),
   );
   let port: number;
