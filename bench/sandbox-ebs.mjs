@@ -22,10 +22,15 @@
 // SDK client and concurrency/N requests in flight (as Lifeboat's workers read): what the sandbox serves when one
 // JavaScript thread of SDK client is not the limit.
 // BENCH_PROF=file.cpuprofile writes a CPU profile of the sandbox process.
+//
+// A failed request does not stop its phase: the phase is finished, its failures counted, and the run stops there
+// with the phase and the first errors named, the figures measured so far, and exit code 1. The server processes
+// are killed on every way out (end, failure, SIGINT/SIGTERM/SIGHUP, uncaught error), and each exits by itself
+// when its stdin (a pipe from this process) closes, so that not even a SIGKILL of the benchmark leaves them running.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -35,7 +40,7 @@ import {
   PutSnapshotBlockCommand,
   StartSnapshotCommand,
 } from '@aws-sdk/client-ebs';
-import { clientFor, inFlight, readBlocks } from './lib/ebs-client.mjs';
+import { clientFor, describeError, inFlight, RequestsFailed, readBlocks } from './lib/ebs-client.mjs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const { values } = parseArgs({
@@ -62,14 +67,31 @@ const GB = 1e9;
 const DIST = new URL('../packages/sandbox/dist/index.js', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-sandbox-ebs-'));
 const children = [];
+let stopping = false; // set once the run is over: servers exiting then are no news
 const deadline = setTimeout(() => finish(1, 'benchmark took over 10 minutes'), 600_000);
+
+/** Kills the server processes and removes their data; safe to call more than once, and from an 'exit' listener. */
+function cleanUp() {
+  for (const c of children) {
+    if (!c.killed && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+}
 
 function finish(code, message) {
   if (message) console.error(message);
-  for (const c of children) c.kill('SIGKILL');
-  rmSync(dataDir, { recursive: true, force: true });
+  cleanUp();
   process.exit(code);
 }
+
+// Every way out kills the servers: process.exit() and a normal end run 'exit' listeners, an uncaught error or
+// rejection and these signals are turned into finish() first.
+process.on('exit', cleanUp);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => finish(128 + osConstants.signals[signal], `benchmark stopped by ${signal}`));
+}
+process.on('uncaughtException', (e) => finish(1, `benchmark failed: ${e?.stack ?? e}`));
+process.on('unhandledRejection', (e) => finish(1, `benchmark failed: ${e?.stack ?? e}`));
 
 const prof = process.env.BENCH_PROF;
 const profiling = prof
@@ -85,7 +107,11 @@ const profiling = prof
      });`
   : '';
 
+// Every server exits when its stdin closes: the benchmark is gone, however it went.
+const ORPHAN_GUARD = `process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`;
+
 const SANDBOX = (name, directIo, dist = DIST) => `import { startSandbox } from ${JSON.stringify(dist)};
+  ${ORPHAN_GUARD}
   const sb = await startSandbox({ dataDir: ${JSON.stringify(join(dataDir, name))}, fast: true, adminToken: 'bench', directIo: ${directIo} });
   ${directIo ? profiling : ''}
   console.log(JSON.stringify({ endpoint: sb.endpoint, accounts: sb.accounts }));`;
@@ -98,6 +124,7 @@ const SANDBOX = (name, directIo, dist = DIST) => `import { startSandbox } from $
 const BARE = (io) => `import { createServer } from 'node:http';
   import { createHash } from 'node:crypto';
   import { constants, openSync, readSync, writeSync } from 'node:fs';
+  ${ORPHAN_GUARD}
   const io = ${JSON.stringify(io)};
   const path = ${JSON.stringify(join(dataDir, 'bare.dat'))} + (io === 'memory' ? '' : '.' + process.pid);
   const open = (flags) => openSync(path, constants.O_RDWR | constants.O_CREAT | flags, 0o644);
@@ -111,7 +138,9 @@ const BARE = (io) => `import { createServer } from 'node:http';
   // As the sandbox does at start (packages/sandbox/src/server/malloc.ts): glibc then keeps freed heap for reuse.
   Buffer.allocUnsafeSlow(16 * 1024 * 1024);
   let slots = 0;
-  const server = createServer((req, res) => {
+  // Idle keep-alive connections stay open, as the sandbox's do (its server.ts, issue 14): Node's default closes them
+  // after 5 s (+ 1 s), while this server's client sits idle through the other servers' phases.
+  const server = createServer({ keepAliveTimeout: 0 }, (req, res) => {
     if (req.url.startsWith('/_sandbox/process')) return res.end(JSON.stringify({ cpu: process.cpuUsage() }));
     const buf = pool.pop() ?? block();
     if (req.method === 'PUT') {
@@ -136,19 +165,28 @@ const BARE = (io) => `import { createServer } from 'node:http';
   });
   server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ endpoint: 'http://127.0.0.1:' + server.address().port })));`;
 
-function startChild(script) {
+function startChild(name, script) {
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   children.push(child);
+  child.stdin.on('error', () => {}); // EPIPE once the child is gone
   return new Promise((resolve, reject) => {
     let out = '';
+    let started = false;
     child.stdout.on('data', (d) => {
       out += d;
       const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve({ child, ...JSON.parse(line) });
+      if (line && !started) {
+        started = true;
+        resolve({ name, child, ...JSON.parse(line) });
+      }
     });
-    child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
+    child.once('exit', (code, signal) => {
+      if (!started) reject(new Error(`${name} server exited with ${code ?? signal} before it listened`));
+      // A server gone mid-run shows as failed requests; this says why.
+      else if (!stopping) console.error(`${name} server (pid ${child.pid}) exited with ${code ?? signal}`);
+    });
   });
 }
 
@@ -227,12 +265,21 @@ function threadedReader(endpoint, account, n) {
   const workers = Array.from({ length: n }, () => new Worker(url, { workerData }));
   const one = (w, snapshotId, blocks) =>
     new Promise((resolve, reject) => {
-      w.once('message', (m) => (m.ok ? resolve() : reject(new Error(m.error))));
+      const fail = (e) => {
+        w.off('message', done);
+        reject(e);
+      };
+      const done = (m) => {
+        w.off('error', fail);
+        resolve(m);
+      };
+      w.once('message', done);
+      w.once('error', fail);
       w.postMessage({ snapshotId, blocks });
     });
   return {
-    read: (snapshotId, blocks) =>
-      Promise.all(
+    read: async (snapshotId, blocks) => {
+      const answers = await Promise.all(
         workers.map((w, i) =>
           one(
             w,
@@ -240,22 +287,34 @@ function threadedReader(endpoint, account, n) {
             blocks.filter((_, j) => j % n === i),
           ),
         ),
-      ),
+      );
+      const failed = answers.filter((m) => !m.ok);
+      if (failed.length) {
+        const count = failed.reduce((sum, m) => sum + m.failed, 0);
+        throw new RequestsFailed(count, blocks.length, failed.flatMap((m) => m.errors).slice(0, 3));
+      }
+    },
     close: () => Promise.all(workers.map((w) => w.terminate())),
   };
 }
 
-const sandbox = await startChild(SANDBOX('sandbox', true));
-const buffered = values['buffered-too'] ? await startChild(SANDBOX('sandbox-buffered', false)) : undefined;
+const sandbox = await startChild('sandbox', SANDBOX('sandbox', true));
+const buffered = values['buffered-too']
+  ? await startChild('sandbox-buffered', SANDBOX('sandbox-buffered', false))
+  : undefined;
 // --versus DIR: the sandbox of another build (a worktree of an earlier commit, built), interleaved with this one.
 const versus = values.versus
-  ? await startChild(SANDBOX('sandbox-versus', true, join(values.versus, 'packages/sandbox/dist/index.js')))
+  ? await startChild(
+      'sandbox-versus',
+      SANDBOX('sandbox-versus', true, join(values.versus, 'packages/sandbox/dist/index.js')),
+    )
   : undefined;
 const bare = values['no-baseline']
   ? undefined
-  : await startChild(BARE(values['bare-buffered'] ? 'buffered' : 'direct'));
+  : await startChild('bare', BARE(values['bare-buffered'] ? 'buffered' : 'direct'));
 const bareClient = bare && clientFor(bare.endpoint, sandbox.accounts[0]);
-const floor = values['no-baseline'] || values['no-floor'] ? undefined : await startChild(BARE('memory'));
+const floor =
+  values['no-baseline'] || values['no-floor'] ? undefined : await startChild('floor', BARE('memory'));
 const floorClient = floor && clientFor(floor.endpoint, sandbox.accounts[0]);
 const sandboxes = [
   { key: 'sandbox', server: sandbox, client: clientFor(sandbox.endpoint, sandbox.accounts[0]) },
@@ -267,11 +326,26 @@ const sandboxes = [
     : []),
 ];
 
+/** Runs one step of the benchmark; a failure names the step and the server it ran against. */
+async function step(label, server, run) {
+  try {
+    return await run();
+  } catch (e) {
+    const error = e instanceof Error ? e : new Error(String(e));
+    error.step ??= `${label}, ${server.name} server`;
+    throw error;
+  }
+}
+
 /** One snapshot written through the EBS direct API; the last one is kept for reading. */
-async function sandboxPut({ server, client }) {
-  const { SnapshotId } = await client.send(new StartSnapshotCommand({ VolumeSize: GIB }));
-  const m = await measure(server, () => putAll(client, SnapshotId));
-  await client.send(new CompleteSnapshotCommand({ SnapshotId, ChangedBlocksCount: BLOCKS }));
+async function sandboxPut({ server, client }, label) {
+  const { SnapshotId } = await step(`${label} StartSnapshot`, server, () =>
+    client.send(new StartSnapshotCommand({ VolumeSize: GIB })),
+  );
+  const m = await step(label, server, () => measure(server, () => putAll(client, SnapshotId)));
+  await step(`${label} CompleteSnapshot`, server, () =>
+    client.send(new CompleteSnapshotCommand({ SnapshotId, ChangedBlocksCount: BLOCKS })),
+  );
   return { m, SnapshotId };
 }
 
@@ -301,82 +375,131 @@ const results = {
   floorGet: [],
   threadedGet: [],
 };
-const snapshot = {};
-const putRounds = values.only === 'get' ? 1 : ROUNDS;
-if (values.only !== 'get') {
-  // Warm-up, unmeasured (as for GET below): connections, and the JIT, which makes a first round ~30 % dearer.
-  for (const { client } of sandboxes) {
-    const { SnapshotId } = await client.send(new StartSnapshotCommand({ VolumeSize: GIB }));
-    await putAll(client, SnapshotId);
+
+async function run() {
+  const snapshot = {};
+  const putRounds = values.only === 'get' ? 1 : ROUNDS;
+  if (values.only !== 'get') {
+    // Warm-up, unmeasured (as for GET below): connections, and the JIT, which makes a first round ~30 % dearer.
+    for (const { server, client } of sandboxes) {
+      const { SnapshotId } = await step('warm-up StartSnapshot', server, () =>
+        client.send(new StartSnapshotCommand({ VolumeSize: GIB })),
+      );
+      await step('warm-up PUT', server, () => putAll(client, SnapshotId));
+    }
+    if (bareClient) await step('warm-up PUT', bare, () => putAll(bareClient, 'snap-bare'));
+    if (floorClient) await step('warm-up PUT', floor, () => putAll(floorClient, 'snap-floor'));
   }
-  if (bareClient) await putAll(bareClient, 'snap-bare');
-  if (floorClient) await putAll(floorClient, 'snap-floor');
-}
-for (let round = 0; round < putRounds; round++) {
-  for (const sb of sandboxes) {
-    const { m, SnapshotId } = await sandboxPut(sb);
-    results[`${sb.key}Put`].push(m);
-    snapshot[sb.key] = SnapshotId;
+  for (let round = 0; round < putRounds; round++) {
+    const label = `PUT round ${round + 1}`;
+    for (const sb of sandboxes) {
+      const { m, SnapshotId } = await sandboxPut(sb, label);
+      results[`${sb.key}Put`].push(m);
+      snapshot[sb.key] = SnapshotId;
+    }
+    if (bareClient)
+      results.barePut.push(
+        await step(label, bare, () => measure(bare, () => putAll(bareClient, 'snap-bare'))),
+      );
+    if (floorClient)
+      results.floorPut.push(
+        await step(label, floor, () => measure(floor, () => putAll(floorClient, 'snap-floor'))),
+      );
   }
-  if (bareClient) results.barePut.push(await measure(bare, () => putAll(bareClient, 'snap-bare')));
-  if (floorClient) results.floorPut.push(await measure(floor, () => putAll(floorClient, 'snap-floor')));
-}
-if (values.only !== 'put') {
+  if (values.only === 'put') return;
   const blocks = {};
   for (const sb of sandboxes) {
-    blocks[sb.key] = await listAll(sb.client, snapshot[sb.key]);
-    await getAll(sb.client, snapshot[sb.key], blocks[sb.key]); // warm-up: connections, JIT
+    blocks[sb.key] = await step('ListSnapshotBlocks', sb.server, () => listAll(sb.client, snapshot[sb.key]));
+    // warm-up: connections, JIT
+    await step('warm-up GET', sb.server, () => getAll(sb.client, snapshot[sb.key], blocks[sb.key]));
   }
-  if (bareClient) await getAll(bareClient, 'snap-bare', blocks.sandbox);
-  if (floorClient) await getAll(floorClient, 'snap-floor', blocks.sandbox);
+  if (bareClient) await step('warm-up GET', bare, () => getAll(bareClient, 'snap-bare', blocks.sandbox));
+  if (floorClient) await step('warm-up GET', floor, () => getAll(floorClient, 'snap-floor', blocks.sandbox));
   for (let round = 0; round < ROUNDS; round++) {
+    const label = `GET round ${round + 1}`;
     for (const sb of sandboxes) {
       results[`${sb.key}Get`].push(
-        await measure(sb.server, () => getAll(sb.client, snapshot[sb.key], blocks[sb.key])),
+        await step(label, sb.server, () =>
+          measure(sb.server, () => getAll(sb.client, snapshot[sb.key], blocks[sb.key])),
+        ),
       );
     }
     if (bareClient)
-      results.bareGet.push(await measure(bare, () => getAll(bareClient, 'snap-bare', blocks.sandbox)));
+      results.bareGet.push(
+        await step(label, bare, () => measure(bare, () => getAll(bareClient, 'snap-bare', blocks.sandbox))),
+      );
     if (floorClient)
-      results.floorGet.push(await measure(floor, () => getAll(floorClient, 'snap-floor', blocks.sandbox)));
+      results.floorGet.push(
+        await step(label, floor, () =>
+          measure(floor, () => getAll(floorClient, 'snap-floor', blocks.sandbox)),
+        ),
+      );
   }
   if (CLIENT_THREADS > 1) {
     const reader = threadedReader(sandbox.endpoint, sandbox.accounts[0], CLIENT_THREADS);
-    await reader.read(snapshot.sandbox, blocks.sandbox); // warm-up: connections, JIT
-    for (let round = 0; round < ROUNDS; round++) {
-      results.threadedGet.push(await measure(sandbox, () => reader.read(snapshot.sandbox, blocks.sandbox)));
+    try {
+      const threaded = `GET in ${CLIENT_THREADS} client threads`;
+      await step(`warm-up ${threaded}`, sandbox, () => reader.read(snapshot.sandbox, blocks.sandbox));
+      for (let round = 0; round < ROUNDS; round++) {
+        results.threadedGet.push(
+          await step(`${threaded}, round ${round + 1}`, sandbox, () =>
+            measure(sandbox, () => reader.read(snapshot.sandbox, blocks.sandbox)),
+          ),
+        );
+      }
+    } finally {
+      await reader.close();
     }
-    await reader.close();
   }
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const fmt = (rows, key) =>
-  `${median(rows.map((r) => r[key])).toFixed(2)} (${rows.map((r) => r[key].toFixed(2)).join(', ')})`;
-const row = (name, rows) =>
-  rows.length &&
+function report() {
+  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const fmt = (rows, key) =>
+    `${median(rows.map((r) => r[key])).toFixed(2)} (${rows.map((r) => r[key].toFixed(2)).join(', ')})`;
+  const row = (name, rows) =>
+    rows.length &&
+    console.log(
+      `| ${name} | ${fmt(rows, 'serverPerGB')} | ${fmt(rows, 'faultMiBPerGB')} | ${fmt(rows, 'clientPerGB')} | ${fmt(rows, 'mbps')} |`,
+    );
   console.log(
-    `| ${name} | ${fmt(rows, 'serverPerGB')} | ${fmt(rows, 'faultMiBPerGB')} | ${fmt(rows, 'clientPerGB')} | ${fmt(rows, 'mbps')} |`,
+    `${GIB} GiB per round, ${ROUNDS} rounds, ${CONCURRENCY} requests in flight; median (each round)`,
   );
-console.log(`${GIB} GiB per round, ${ROUNDS} rounds, ${CONCURRENCY} requests in flight; median (each round)`);
-console.log('| phase | server CPU-s/GB | server fresh pages MiB/GB | client CPU-s/GB | MB/s |');
-console.log('|---|---|---|---|---|');
-row('sandbox PutSnapshotBlock (checksums verified; block files O_DIRECT)', results.sandboxPut);
-row('sandbox PutSnapshotBlock, direct I/O off (page cache)', results.bufferedPut);
-row(`sandbox PutSnapshotBlock of ${values.versus}`, results.versusPut);
-const bareIo = values['bare-buffered'] ? 'through the page cache' : 'O_DIRECT';
-row(`bare server PUT (SHA-256 checked, written ${bareIo})`, results.barePut);
-row('floor: bare server PUT, no disk (received, SHA-256 checked)', results.floorPut);
-row('sandbox GetSnapshotBlock (SDK, chunks, no checksum; O_DIRECT reads)', results.sandboxGet);
-row(
-  `sandbox GetSnapshotBlock, SDK in ${CLIENT_THREADS} client threads × ${Math.max(1, CONCURRENCY / CLIENT_THREADS)} in flight`,
-  results.threadedGet,
-);
-row('sandbox GetSnapshotBlock, direct I/O off (page cache)', results.bufferedGet);
-row(`sandbox GetSnapshotBlock of ${values.versus}`, results.versusGet);
-row(`bare server GET (pread ${bareIo}, pooled buffers)`, results.bareGet);
-row('floor: bare server GET, no disk (a pooled buffer sent)', results.floorGet);
+  console.log('| phase | server CPU-s/GB | server fresh pages MiB/GB | client CPU-s/GB | MB/s |');
+  console.log('|---|---|---|---|---|');
+  if (Object.values(results).every((rows) => rows.length === 0))
+    console.log('| (no phase completed) | | | | |');
+  row('sandbox PutSnapshotBlock (checksums verified; block files O_DIRECT)', results.sandboxPut);
+  row('sandbox PutSnapshotBlock, direct I/O off (page cache)', results.bufferedPut);
+  row(`sandbox PutSnapshotBlock of ${values.versus}`, results.versusPut);
+  const bareIo = values['bare-buffered'] ? 'through the page cache' : 'O_DIRECT';
+  row(`bare server PUT (SHA-256 checked, written ${bareIo})`, results.barePut);
+  row('floor: bare server PUT, no disk (received, SHA-256 checked)', results.floorPut);
+  row('sandbox GetSnapshotBlock (SDK, chunks, no checksum; O_DIRECT reads)', results.sandboxGet);
+  row(
+    `sandbox GetSnapshotBlock, SDK in ${CLIENT_THREADS} client threads × ${Math.max(1, CONCURRENCY / CLIENT_THREADS)} in flight`,
+    results.threadedGet,
+  );
+  row('sandbox GetSnapshotBlock, direct I/O off (page cache)', results.bufferedGet);
+  row(`sandbox GetSnapshotBlock of ${values.versus}`, results.versusGet);
+  row(`bare server GET (pread ${bareIo}, pooled buffers)`, results.bareGet);
+  row('floor: bare server GET, no disk (a pooled buffer sent)', results.floorGet);
+}
 
+let failure;
+try {
+  await run();
+} catch (e) {
+  failure = e;
+}
 clearTimeout(deadline);
+stopping = true;
+if (failure) {
+  const what = failure instanceof RequestsFailed ? failure.message : describeError(failure);
+  console.error(`FAILED in ${failure.step ?? 'the benchmark'}: ${what}`);
+  if (!(failure instanceof RequestsFailed) && failure.stack) console.error(failure.stack);
+  console.error('The figures below are of the phases that completed before it; the run stopped there.');
+}
+report();
 if (prof) await new Promise((resolve) => sandbox.child.once('exit', resolve).kill('SIGTERM'));
-finish(0);
+finish(failure ? 1 : 0);
