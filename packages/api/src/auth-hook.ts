@@ -30,7 +30,8 @@ export function installAuth(app: FastifyInstance, ctx: ApiContext): void {
   });
 }
 
-async function authenticate(request: FastifyRequest, ctx: ApiContext) {
+/** The signed-in user of a request (bearer token or cookie, with the CSRF check of unsafe cookie requests). */
+export async function authenticate(request: FastifyRequest, ctx: ApiContext) {
   const header = request.headers.authorization;
   const bearer = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
   if (header && !bearer) throw new ApplianceError('UNAUTHENTICATED', 'Authorization must be "Bearer TOKEN"');

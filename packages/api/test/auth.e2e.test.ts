@@ -361,6 +361,44 @@ describe('the event stream', () => {
     }
   });
 
+  it('an open stream follows its login: ended by logout or a disabled user, narrowed by a demotion', async () => {
+    await api.addUser(admin, 'stream-admin', 'administrator', 'stream-admin-password');
+    const [leaving, disabled, demoted] = [
+      await api.login('stream-admin', 'stream-admin-password'),
+      await api.login('stream-admin', 'stream-admin-password'),
+      await api.login('stream-admin', 'stream-admin-password'),
+    ];
+    const ended = await EventStream.open(server.api, leaving);
+    expect((await api.call('POST', '/auth/logout', { token: leaving, body: {} })).status).toBe(204);
+    expect(await ended.end(5_000)).toBe(true);
+    await api.addUser(admin, 'after-logout', 'viewer');
+    expect(ended.events.some((e) => e.data.includes('after-logout'))).toBe(false);
+
+    const narrowed = await EventStream.open(server.api, demoted);
+    const stopped = await EventStream.open(server.api, disabled);
+    try {
+      await api.addUser(admin, 'before-demotion', 'viewer');
+      expect(await narrowed.until((ev) => created(ev, 'before-demotion'))).toBe(true);
+      const patch = await api.call('PATCH', '/users/stream-admin', {
+        token: admin,
+        body: { role: 'viewer' },
+      });
+      expect(patch.status).toBe(200);
+      await api.addUser(admin, 'after-demotion', 'viewer');
+      await new Promise((done) => setTimeout(done, 300));
+      expect(narrowed.ended).toBe(false);
+      expect(narrowed.events.some((e) => e.data.includes('after-demotion'))).toBe(false);
+      expect(
+        (await api.call('PATCH', '/users/stream-admin', { token: admin, body: { disabled: true } })).status,
+      ).toBe(200);
+      expect(await stopped.end(5_000)).toBe(true);
+      expect(await narrowed.end(5_000)).toBe(true);
+    } finally {
+      narrowed.close();
+      stopped.close();
+    }
+  });
+
   it('refuses an event stream without a login (401)', async () => {
     const r = await fetch(`${server.api}/events`);
     expect(r.status).toBe(401);

@@ -3,6 +3,7 @@ import { can, TOPIC_PERMISSION } from '@lifeboat/appliance';
 import type { EventRecord } from '@lifeboat/catalog';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { authenticate } from '../auth-hook.js';
 import { type ApiContext, principal } from '../context.js';
 import { responses } from './responses.js';
 
@@ -32,7 +33,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, open: Set<Ser
       },
     },
     async (request, reply) => {
-      const role = principal(request).role;
+      let role = principal(request).role;
       const header = request.headers['last-event-id'];
       const query = (request.query as { lastEventId?: number }).lastEventId;
       const from = header !== undefined ? Number(header) : (query ?? (await ctx.appliance.events.lastId()));
@@ -54,8 +55,25 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, open: Set<Ser
         if (needs && !can(role, needs)) return;
         res.write(`id: ${event.id}\nevent: ${event.topic}\ndata: ${JSON.stringify(event.data)}\n\n`);
       };
-      const unsubscribe = ctx.appliance.events.subscribe((e) => (replaying ? buffered.push(e) : send(e)));
-      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      // The stream outlives the request's authentication: before each live event and heartbeat the login is checked
+      // again (in order), so that a logout, password change, disabled user, demotion or expiry takes effect here
+      // too. A login that ended ends the stream; the client's reconnect is then answered 401.
+      let checked = Promise.resolve();
+      const whileSignedIn = (then: () => void) => {
+        checked = checked.then(async () => {
+          if (res.writableEnded) return;
+          try {
+            role = (await authenticate(request, ctx)).role;
+          } catch {
+            res.end();
+            return;
+          }
+          then();
+        });
+      };
+      const live = (e: EventRecord) => whileSignedIn(() => send(e));
+      const unsubscribe = ctx.appliance.events.subscribe((e) => (replaying ? buffered.push(e) : live(e)));
+      const heartbeat = setInterval(() => whileSignedIn(() => res.write(': keep-alive\n\n')), HEARTBEAT_MS);
       open.add(res);
       res.on('close', () => {
         clearInterval(heartbeat);
@@ -70,7 +88,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, open: Set<Ser
         }
       } finally {
         replaying = false;
-        for (const e of buffered.splice(0)) send(e);
+        for (const e of buffered.splice(0)) live(e);
       }
     },
   );
