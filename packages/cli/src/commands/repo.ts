@@ -41,10 +41,18 @@ export function registerRepo(program: Command): void {
     .command('check')
     .description('check the repository; exits with 3 and names what is damaged when anything is')
     .option('--read-data', 'also read and verify every byte of every pack')
-    .action(async (o: { readData?: boolean }, cmd: Command) => {
+    .option('--workers <n>', 'worker threads verifying packs with --read-data (default: one per core)')
+    .action(async (o: { readData?: boolean; workers?: string }, cmd: Command) => {
       const opts = globals(cmd);
+      const workers = o.workers === undefined ? undefined : Number(o.workers);
+      if (workers !== undefined && (!Number.isInteger(workers) || workers < 1))
+        throw new UsageError(`--workers must be a positive integer, not "${o.workers}"`);
       const r = await openRepository(opts);
-      const report = await checkRepository(r, { readData: o.readData, progress: progressFor(opts) });
+      const report = await checkRepository(r, {
+        readData: o.readData,
+        progress: progressFor(opts),
+        workers,
+      });
       if (opts.json) printJson(report);
       else printReport(report, Boolean(o.readData));
       if (!report.ok) process.exitCode = EXIT.damaged;
