@@ -19,6 +19,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { stopOnExit } from './lib/servers.mjs';
 
 const root = join(import.meta.dirname, '..');
 const cli = join(root, 'packages/cli/bin/lifeboat.js');
@@ -75,12 +76,17 @@ function timed(cmdArgs, env) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+// The sandbox is killed on every way out (lib/servers.mjs), not only past the try below.
+const children = [];
+stopOnExit(children);
+
 async function startSandbox() {
   const child = spawn(
     process.execPath,
     [cli, '--json', 'sandbox', '--fast', '--data', join(work, 'sandbox')],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
+  children.push(child);
   let text = '';
   for await (const chunk of child.stdout) {
     text += chunk;

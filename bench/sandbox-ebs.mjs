@@ -30,7 +30,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { constants as osConstants, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -41,6 +41,7 @@ import {
   StartSnapshotCommand,
 } from '@aws-sdk/client-ebs';
 import { clientFor, describeError, inFlight, RequestsFailed, readBlocks } from './lib/ebs-client.mjs';
+import { ORPHAN_GUARD, stopOnExit } from './lib/servers.mjs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const { values } = parseArgs({
@@ -70,28 +71,13 @@ const children = [];
 let stopping = false; // set once the run is over: servers exiting then are no news
 const deadline = setTimeout(() => finish(1, 'benchmark took over 10 minutes'), 600_000);
 
-/** Kills the server processes and removes their data; safe to call more than once, and from an 'exit' listener. */
-function cleanUp() {
-  for (const c of children) {
-    if (!c.killed && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  }
-  rmSync(dataDir, { recursive: true, force: true });
-}
+// Every way out kills the servers and removes their data (lib/servers.mjs).
+stopOnExit(children, () => rmSync(dataDir, { recursive: true, force: true }));
 
 function finish(code, message) {
   if (message) console.error(message);
-  cleanUp();
   process.exit(code);
 }
-
-// Every way out kills the servers: process.exit() and a normal end run 'exit' listeners, an uncaught error or
-// rejection and these signals are turned into finish() first.
-process.on('exit', cleanUp);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => finish(128 + osConstants.signals[signal], `benchmark stopped by ${signal}`));
-}
-process.on('uncaughtException', (e) => finish(1, `benchmark failed: ${e?.stack ?? e}`));
-process.on('unhandledRejection', (e) => finish(1, `benchmark failed: ${e?.stack ?? e}`));
 
 const prof = process.env.BENCH_PROF;
 const profiling = prof
@@ -106,9 +92,6 @@ const profiling = prof
        process.exit(0);
      });`
   : '';
-
-// Every server exits when its stdin closes: the benchmark is gone, however it went.
-const ORPHAN_GUARD = `process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`;
 
 const SANDBOX = (name, directIo, dist = DIST) => `import { startSandbox } from ${JSON.stringify(dist)};
   ${ORPHAN_GUARD}

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ORPHAN_GUARD, stopOnExit } from './lib/servers.mjs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const { values } = parseArgs({
@@ -30,23 +31,27 @@ const GB = 1e9;
 const DIST = new URL('../packages/sandbox/dist/index.js', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-sandbox-s3-'));
 let child;
+const children = [];
 const deadline = setTimeout(() => finish(1, 'benchmark took over 10 minutes'), 600_000);
+// Every way out (end, failure, signal) kills the sandbox and removes its data (lib/servers.mjs).
+stopOnExit(children, () => rmSync(dataDir, { recursive: true, force: true }));
 
 function finish(code, message) {
   if (message) console.error(message);
-  child?.kill('SIGKILL');
-  rmSync(dataDir, { recursive: true, force: true });
   process.exit(code);
 }
 
 const SANDBOX = `import { startSandbox } from ${JSON.stringify(DIST)};
+  ${ORPHAN_GUARD}
   const sb = await startSandbox({ dataDir: ${JSON.stringify(join(dataDir, 'sandbox'))}, fast: true, adminToken: 'bench' });
   console.log(JSON.stringify({ endpoint: sb.endpoint, accounts: sb.accounts }));`;
 
 function startChild() {
   child = spawn(process.execPath, ['--input-type=module', '-e', SANDBOX], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
+  children.push(child);
+  child.stdin.on('error', () => {}); // EPIPE once the child is gone
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
