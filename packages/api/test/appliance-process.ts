@@ -5,8 +5,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -419,4 +422,34 @@ export class Cli {
   async json<T>(args: string[], extra: Record<string, string | undefined> = {}): Promise<T> {
     return JSON.parse((await this.ok(['--json', ...args], extra)).stdout) as T;
   }
+}
+
+/** A request over HTTPS trusting `ca` (the appliance's own certificate): fetch cannot be given a CA. */
+export function httpsCall<T = Record<string, unknown>>(
+  base: string,
+  ca: string,
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown } = {},
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: T; fingerprint: string }> {
+  return new Promise((done, fail) => {
+    const headers: Record<string, string> = {};
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    const req = httpsRequest(`${base}${path}`, { method, ca, headers }, (res) => {
+      const fingerprint = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
+      let text = '';
+      res.setEncoding('utf8').on('data', (s: string) => (text += s));
+      res.on('end', () =>
+        done({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: (text && /json/.test(String(res.headers['content-type'])) ? JSON.parse(text) : text) as T,
+          fingerprint,
+        }),
+      );
+    });
+    req.on('error', fail);
+    req.end(options.body === undefined ? undefined : JSON.stringify(options.body));
+  });
 }

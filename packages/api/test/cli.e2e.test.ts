@@ -11,6 +11,7 @@ import {
   Api,
   ApplianceProcess,
   Cli,
+  httpsCall,
   lifeboat,
   oneLineError,
   type RunResult,
@@ -155,9 +156,43 @@ describe('the CLI against the appliance over HTTP', () => {
 });
 
 describe('the CLI against the appliance over HTTPS', () => {
+  it('serves the API over TLS with the generated certificate; a cookie login is Secure there', async () => {
+    const ca = readFileSync(join(secure.data, 'tls', 'cert.pem'), 'utf8');
+    const login = await httpsCall(secure.api, ca, 'POST', '/auth/login', {
+      body: { user: 'admin', password: ADMIN_PASSWORD, mode: 'cookie' },
+    });
+    expect(login.status).toBe(200);
+    expect(login.fingerprint).toBe(secure.fingerprint);
+    const cookie = String(login.headers['set-cookie']);
+    expect(cookie).toMatch(/; HttpOnly/);
+    expect(cookie).toMatch(/; SameSite=Strict/);
+    expect(cookie).toMatch(/; Secure/);
+    // Plain HTTP to the HTTPS port is not served.
+    await expect(fetch(`${secure.api.replace('https:', 'http:')}/health`)).rejects.toThrow();
+  });
+
   it('logs in with the fingerprint the server printed, pins it, and refuses a wrong one (exit 10)', async () => {
     expect(secure.api).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/api\/v1$/);
     expect(secure.fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    const ca = readFileSync(join(secure.data, 'tls', 'cert.pem'), 'utf8');
+    const token = (
+      await httpsCall<{ token: string }>(secure.api, ca, 'POST', '/auth/login', {
+        body: { user: 'admin', password: ADMIN_PASSWORD },
+      })
+    ).body.token;
+    const logins = async () =>
+      (
+        await httpsCall<{ items: Array<{ outcome: string }> }>(
+          secure.api,
+          ca,
+          'GET',
+          '/audit?action=auth.login',
+          {
+            token,
+          },
+        )
+      ).body.items;
+    const before = await logins();
     const good = new Cli(undefined);
     const wrongFingerprint = secure.fingerprint!.replace(/^(..)/, (b) => (b === 'AA' ? 'BB' : 'AA'));
     const [ok, wrong, unknown, printed] = await Promise.all([
@@ -190,8 +225,11 @@ describe('the CLI against the appliance over HTTPS', () => {
     expect(me).toMatchObject({ name: 'admin', server: secure.origin });
     const saved = JSON.parse(readFileSync(join(good.config, 'lifeboat', 'credentials.json'), 'utf8'));
     expect(saved.servers[secure.origin].fingerprint).toBe(secure.fingerprint);
-    // The refused logins sent no password: the appliance saw one login, the good one.
-    const logins = await good.json<Array<{ outcome: string }>>(['audit', '--action', 'auth.login']);
-    expect(logins.map((e) => e.outcome)).toEqual(['ok']);
+    // The refused logins sent no password: the appliance saw one more login, the good one; audit --json agrees.
+    const after = await logins();
+    expect(after.length).toBe(before.length + 1);
+    expect(after[0]!.outcome).toBe('ok');
+    const viaCli = await good.json<Array<{ id: number }>>(['audit', '--action', 'auth.login']);
+    expect(viaCli.map((e) => e.id)).toEqual(after.map((e) => (e as unknown as { id: number }).id));
   });
 });

@@ -536,3 +536,133 @@ describe('lost updates, idempotency, the last administrator', () => {
     expect((await api.call('DELETE', '/users/second-admin', { token: admin })).status).toBe(204);
   });
 });
+
+describe('concurrent requests', () => {
+  const codes = (answers: Answer[]) =>
+    answers
+      .map(
+        (r) =>
+          `${r.status}${(r.body as { code?: string })?.code ? ` ${(r.body as { code: string }).code}` : ''}`,
+      )
+      .sort();
+
+  it('one winner each: the same new name (409), the same Idempotency-Key (409 in progress), the same If-Match (412)', async () => {
+    const body = { name: 'racer', role: 'viewer', password: 'racer-password' };
+    expect(
+      codes(await Promise.all([1, 2, 3].map(() => api.call('POST', '/users', { token: admin, body })))),
+    ).toEqual(['201', '409 CONFLICT', '409 CONFLICT']);
+    const keyed = await Promise.all(
+      [1, 2, 3].map(() =>
+        api.call('POST', '/users', {
+          token: admin,
+          body: { ...body, name: 'racer-keyed' },
+          headers: { 'idempotency-key': 'race-1' },
+        }),
+      ),
+    );
+    expect(keyed.filter((r) => r.status === 201)).toHaveLength(1);
+    for (const r of keyed.filter((r) => r.status !== 201)) {
+      // Still running when the copy came, or already kept and replayed.
+      if (r.status === 409) problemOf(r, 409, 'IDEMPOTENCY_IN_PROGRESS');
+      else expect(r.headers.get('idempotent-replayed')).toBe('true');
+    }
+    const edits = [{ role: 'backup-operator' }, { disabled: true }, { role: 'restore-operator' }];
+    const patched = await Promise.all(
+      edits.map((b) =>
+        api.call('PATCH', '/users/racer', { token: admin, body: b, headers: { 'if-match': '"1"' } }),
+      ),
+    );
+    expect(codes(patched)).toEqual(['200', '412 PRECONDITION_FAILED', '412 PRECONDITION_FAILED']);
+    const after = await api.call<{ version: number }>('GET', '/users/racer', { token: admin });
+    expect(after.body.version).toBe(2);
+  });
+
+  it('two administrators demoting each other at once: one stays (409 LAST_ADMINISTRATOR)', async () => {
+    const list = await api.call<{ items: Array<{ name: string; role: string; disabled: boolean }> }>(
+      'GET',
+      '/users?limit=500',
+      { token: admin },
+    );
+    for (const u of list.body.items) {
+      if (u.role === 'administrator' && u.name !== 'admin' && !u.disabled) {
+        await api.call('PATCH', `/users/${u.name}`, { token: admin, body: { disabled: true } });
+      }
+    }
+    await api.addUser(admin, 'rival-admin', 'administrator', 'rival-password');
+    const rival = await api.login('rival-admin', 'rival-password');
+    const answers = await Promise.all([
+      api.call('PATCH', '/users/rival-admin', { token: admin, body: { role: 'viewer' } }),
+      api.call('PATCH', '/users/admin', { token: rival, body: { role: 'viewer' } }),
+    ]);
+    // The loser is refused as the last administrator, or as no administrator any more (demoted first): 403.
+    expect(codes(answers)[0]).toBe('200');
+    expect(['403 FORBIDDEN', '409 LAST_ADMINISTRATOR']).toContain(codes(answers)[1]);
+    const after = await api.call<{ items: Array<{ name: string; role: string; disabled: boolean }> }>(
+      'GET',
+      '/users?limit=500',
+      { token: admin },
+    );
+    expect(after.body.items.filter((u) => u.role === 'administrator' && !u.disabled)).toHaveLength(1);
+  });
+
+  it('a flood of logins is capped: the excess is 429 BUSY with Retry-After, never a 500', async () => {
+    await api.addUser(admin, 'flooder', 'viewer', 'flooder-password');
+    const answers = await Promise.all(
+      Array.from({ length: 38 }, () =>
+        api.call('POST', '/auth/login', { body: { user: 'flooder', password: 'flooder-password' } }),
+      ),
+    );
+    const busy = answers.filter((r) => r.status === 429);
+    expect(answers.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(2);
+    expect(busy.length).toBeGreaterThan(0);
+    for (const r of busy) {
+      problemOf(r, 429, 'BUSY');
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    expect(answers.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+  });
+});
+
+describe('lists', () => {
+  it('pages with limit and nextCursor: every user once, in name order; audit newest first with filters', async () => {
+    const all = await api.call<{ items: Array<{ name: string }>; nextCursor: string | null }>(
+      'GET',
+      '/users?limit=500',
+      { token: admin },
+    );
+    expect(all.body.nextCursor).toBeNull();
+    const names: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Answer<{ items: Array<{ name: string }>; nextCursor: string | null }> = await api.call(
+        'GET',
+        `/users?limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        { token: admin },
+      );
+      expect(page.status).toBe(200);
+      expect(page.body.items.length).toBeLessThanOrEqual(3);
+      names.push(...page.body.items.map((u) => u.name));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(names).toEqual(all.body.items.map((u) => u.name));
+    expect(names).toEqual([...names].sort());
+
+    const audit = await api.call<{ items: Array<{ id: number; action: string; actor: string | null }> }>(
+      'GET',
+      '/audit?action=user.&limit=500',
+      { token: admin },
+    );
+    expect(audit.body.items.length).toBeGreaterThan(5);
+    expect(audit.body.items.every((e) => e.action.startsWith('user.'))).toBe(true);
+    const ids = audit.body.items.map((e) => e.id);
+    expect(ids).toEqual([...ids].sort((a, b) => b - a));
+    const exact = await api.call<{ items: Array<{ action: string }> }>('GET', '/audit?action=user.remove', {
+      token: admin,
+    });
+    expect(exact.body.items.every((e) => e.action === 'user.remove')).toBe(true);
+    const future = await api.call<{ items: unknown[] }>('GET', '/audit?since=2999-01-01T00:00:00Z', {
+      token: admin,
+    });
+    expect(future.body.items).toEqual([]);
+  });
+});
