@@ -399,7 +399,14 @@ describe('the event stream', () => {
     }
   });
 
-  it('refuses an event stream without a login (401)', async () => {
+  it('refuses an event stream without a login (401); HEAD answers the headers without opening a stream', async () => {
+    const head = await fetch(`${server.api}/events`, {
+      method: 'HEAD',
+      headers: { authorization: `Bearer ${admin}` },
+      signal: AbortSignal.timeout(5_000),
+    });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const r = await fetch(`${server.api}/events`);
     expect(r.status).toBe(401);
     expect(((await r.json()) as { code: string }).code).toBe('UNAUTHENTICATED');

@@ -33,6 +33,10 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, open: Set<Ser
       },
     },
     async (request, reply) => {
+      // HEAD (which fastify derives from GET) gets the headers only, not a stream that never ends.
+      if (request.method === 'HEAD') {
+        return reply.header('cache-control', 'no-store').type('text/event-stream; charset=utf-8').send();
+      }
       let role = principal(request).role;
       const header = request.headers['last-event-id'];
       const query = (request.query as { lastEventId?: number }).lastEventId;
