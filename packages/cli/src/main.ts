@@ -7,7 +7,9 @@ async function main(): Promise<void> {
   // A reader that stops early (lifeboat image cat ... | head) is not an error of ours.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(EXIT.ok);
-    throw err;
+    // Thrown here it would be an uncaught exception (a stack trace): one line, as every error.
+    process.stderr.write(`error: cannot write to standard output: ${err.message}\n`);
+    process.exit(EXIT.failure);
   });
   armCrashPoint(process.env.LIFEBOAT_CRASH_AT); // deterministic crash tests only
   const program = buildProgram();

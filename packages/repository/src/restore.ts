@@ -224,7 +224,7 @@ export async function restoreDisk(
     const extents = log.extents();
     const report = `${target}.damaged.json`;
     if (extents.length) writeDamageReport(report, point, disk, extents);
-    else if (options.overwrite) rmSync(report, { force: true }); // an earlier partial restore's, now untrue
+    else rmSync(report, { force: true }); // an earlier partial restore's list, now untrue
     renameSync(tmp, target);
     ok = true;
     options.progress?.done();
