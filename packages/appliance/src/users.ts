@@ -7,7 +7,7 @@ import {
   type UserChanges,
   type UserRecord,
 } from '@lifeboat/catalog';
-import type { Actor, AuditLog } from './audit.js';
+import { type Actor, type AuditLog, SYSTEM } from './audit.js';
 import type { Principal } from './auth.js';
 import type { Clock } from './clock.js';
 import { ApplianceError } from './errors.js';
@@ -119,13 +119,38 @@ export class UserService {
         throw new ApplianceError('INVALID_CREDENTIALS', 'the current password is wrong');
       }
     }
+    await this.storePassword(actor, target, password, {}, expectedVersion);
+  }
+
+  /**
+   * Recovery of a forgotten password by whoever holds the data folder (`lifeboat server reset-password`, with
+   * the appliance stopped): sets it, enables the user again, and ends its logins.
+   */
+  async resetLocally(name: string, password: string): Promise<void> {
+    const target = await this.find(this.catalog, name);
+    await this.storePassword(SYSTEM, target, password, { disabled: false, local: true });
+  }
+
+  private async storePassword(
+    actor: Actor,
+    target: UserRecord,
+    password: string,
+    extra: { disabled?: false; local?: true },
+    expectedVersion?: number,
+  ): Promise<void> {
     const passwordHash = await this.hasher.hash(password);
+    const changes: UserChanges = { passwordHash };
+    if (extra.disabled === false) changes.disabled = false;
     await this.audit.change(actor, async (tx, note) => {
       await tx.users
-        .update(target.id, expectedVersion, { passwordHash }, this.now())
-        .catch(rethrow(`user ${name}`));
+        .update(target.id, expectedVersion, changes, this.now())
+        .catch(rethrow(`user ${target.name}`));
       const ended = await tx.loginSessions.revokeAllOfUser(target.id, this.now());
-      await note({ action: 'user.password', target: `user/${name}`, details: { loginsEnded: ended } });
+      await note({
+        action: 'user.password',
+        target: `user/${target.name}`,
+        details: { loginsEnded: ended, ...(extra.local && { local: true, enabled: true }) },
+      });
     });
   }
 

@@ -36,6 +36,7 @@ const BY_CODE: Partial<Record<RepositoryErrorCode, number>> = {
 const SERVER_CODES: Record<string, number> = {
   DATA_DIR_LOCKED: EXIT.busy,
   NO_ADMINISTRATOR: EXIT.usage,
+  NOT_FOUND: EXIT.notFound,
   VALIDATION_FAILED: EXIT.usage,
   CATALOG: EXIT.damaged,
 };

@@ -8,6 +8,7 @@ import { type ApiContext, principal } from '../context.js';
 import { responses } from './responses.js';
 
 const HEARTBEAT_MS = 15_000;
+const RECHECK_MS = 1000;
 
 /**
  * Server-sent events. A subscriber registers before the replay of what it missed, buffers what arrives meanwhile,
@@ -40,7 +41,10 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, open: Set<Ser
       let role = principal(request).role;
       const header = request.headers['last-event-id'];
       const query = (request.query as { lastEventId?: number }).lastEventId;
-      const from = header !== undefined ? Number(header) : (query ?? (await ctx.appliance.events.lastId()));
+      const newest = await ctx.appliance.events.lastId();
+      // An id beyond the newest (a client of a catalog since restored from an older copy) resumes from now:
+      // otherwise it would skip every event until the ids caught up with it.
+      const from = Math.min(header !== undefined ? Number(header) : (query ?? newest), newest);
       const res = reply.raw;
       reply.hijack();
       res.writeHead(200, {
@@ -62,20 +66,28 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, open: Set<Ser
       // The stream outlives the request's authentication: before each live event and heartbeat the login is checked
       // again (in order), so that a logout, password change, disabled user, demotion or expiry takes effect here
       // too. A login that ended ends the stream; the client's reconnect is then answered 401.
+      // At most one check a second, so that busy streams (session progress) do not cost a catalog read per event;
+      // at once after any change to logins or users (the audit event that announces it), and past the expiry.
       let checked = Promise.resolve();
-      const whileSignedIn = (then: () => void) => {
+      let checkedAt = Date.now();
+      const expiresAt = Date.parse(principal(request).expiresAt);
+      const whileSignedIn = (then: () => void, force = false) => {
         checked = checked.then(async () => {
           if (res.writableEnded) return;
-          try {
-            role = (await authenticate(request, ctx)).role;
-          } catch {
-            res.end();
-            return;
+          const now = Date.now();
+          if (force || now - checkedAt >= RECHECK_MS || now >= expiresAt) {
+            try {
+              role = (await authenticate(request, ctx)).role;
+              checkedAt = Date.now();
+            } catch {
+              res.end();
+              return;
+            }
           }
           then();
         });
       };
-      const live = (e: EventRecord) => whileSignedIn(() => send(e));
+      const live = (e: EventRecord) => whileSignedIn(() => send(e), changesLogins(e));
       const unsubscribe = ctx.appliance.events.subscribe((e) => (replaying ? buffered.push(e) : live(e)));
       const heartbeat = setInterval(() => whileSignedIn(() => res.write(': keep-alive\n\n')), HEARTBEAT_MS);
       open.add(res);
@@ -96,4 +108,9 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, open: Set<Ser
       }
     },
   );
+}
+
+function changesLogins(event: EventRecord): boolean {
+  const action = (event.data as { action?: unknown } | null)?.action;
+  return event.topic === 'audit' && typeof action === 'string' && /^(auth|user)\./.test(action);
 }

@@ -93,6 +93,36 @@ export function registerServer(program: Command): void {
     });
 
   server
+    .command('reset-password')
+    .description(
+      "set a user's forgotten password (and enable it) with the appliance stopped: local access to DIR",
+    )
+    .argument('<user>', 'user name, e.g. admin')
+    .option('--data <dir>', 'data folder (default: $XDG_DATA_HOME/lifeboat)')
+    .option(
+      '--new-password-file <file>',
+      'read the new password from this file (else LIFEBOAT_NEW_PASSWORD or a prompt)',
+    )
+    .action(async (user: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals() as { data?: string; newPasswordFile?: string };
+      const { Appliance, defaultDataDir } = await import('@lifeboat/appliance');
+      const dataDir = o.data ?? defaultDataDir();
+      const appliance = await Appliance.open({ dataDir });
+      try {
+        const password = await readPassword({
+          passwordFile: o.newPasswordFile,
+          env: 'LIFEBOAT_NEW_PASSWORD',
+          prompt: `New password for ${user}: `,
+          confirm: true,
+        });
+        await appliance.users.resetLocally(user, password);
+        print(`password of ${user} set, user enabled, its logins ended`);
+      } finally {
+        await appliance.close();
+      }
+    });
+
+  server
     .command('backup-catalog')
     .description('copy the catalog to FILE, consistently, while the appliance runs')
     .argument('<file>', 'new file for the copy (must not exist)')
