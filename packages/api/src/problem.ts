@@ -38,6 +38,8 @@ const STATUS: Record<ApplianceErrorCode, number> = {
   NO_ADMINISTRATOR: 503,
   CATALOG: 503,
   CATALOG_UNUSABLE: 503,
+  SECRET_MISMATCH: 500,
+  SECRET_DAMAGED: 503,
 };
 
 const TITLES: Record<number, string> = {

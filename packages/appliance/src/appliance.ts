@@ -10,6 +10,7 @@ import { EventHub } from './events.js';
 import { IdempotencyService } from './idempotency.js';
 import { DataDirLock } from './lock.js';
 import { PasswordHasher } from './passwords.js';
+import { loadOrCreateKeyRing, type SecretBox } from './secret.js';
 import { DEFAULT_THROTTLE, LoginThrottle, type ThrottleLimits } from './throttle.js';
 import { UserService } from './users.js';
 
@@ -38,6 +39,10 @@ export class Appliance {
   readonly users: UserService;
   readonly auth: AuthService;
   readonly idempotency: IdempotencyService;
+  /** Seals stored credentials; survives the appliance through its recovery phrase. */
+  readonly secrets: SecretBox;
+  /** The secret was made by this open (first start): its recovery phrase has not been shown yet. */
+  secretCreated = false;
   private sweeper: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -45,8 +50,10 @@ export class Appliance {
     readonly catalog: Catalog,
     private readonly lock: DataDirLock,
     readonly clock: Clock,
+    secrets: SecretBox,
     options: ApplianceOptions,
   ) {
+    this.secrets = secrets;
     const hasher = new PasswordHasher();
     this.events = new EventHub(catalog, clock);
     this.audit = new AuditLog(catalog, this.events, clock);
@@ -77,8 +84,10 @@ export class Appliance {
     }
     const lock = await DataDirLock.acquire(join(dir, 'appliance.lock'));
     try {
+      const { ring, created } = await loadOrCreateKeyRing(dir);
       const catalog = await openCatalog(catalogFile(dir), false);
-      const appliance = new Appliance(dir, catalog, lock, options.clock ?? systemClock, options);
+      const appliance = new Appliance(dir, catalog, lock, options.clock ?? systemClock, ring, options);
+      appliance.secretCreated = created;
       appliance.sweeper = setInterval(() => void appliance.auth.sweep().catch(() => {}), 3_600_000).unref();
       return appliance;
     } catch (err) {

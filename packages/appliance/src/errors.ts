@@ -21,7 +21,9 @@ export type ApplianceErrorCode =
   | 'DATA_DIR_UNUSABLE'
   | 'NO_ADMINISTRATOR'
   | 'CATALOG'
-  | 'CATALOG_UNUSABLE';
+  | 'CATALOG_UNUSABLE'
+  | 'SECRET_MISMATCH'
+  | 'SECRET_DAMAGED';
 
 export class ApplianceError extends Error {
   override name = 'ApplianceError';

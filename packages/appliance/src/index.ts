@@ -7,5 +7,13 @@ export { TOPIC_PERMISSION } from './events.js';
 export type { StoredResponse } from './idempotency.js';
 export { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
 export { can, isPermission, PERMISSIONS, type Permission, ROLE_PERMISSIONS } from './permissions.js';
+export {
+  KeyRing,
+  loadOrCreateKeyRing,
+  type RingKey,
+  SECRET_FILE,
+  type SecretBox,
+  writeKeyRing,
+} from './secret.js';
 export type { ThrottleLimits } from './throttle.js';
 export { type NewUserInput, USER_NAME, type User, type UserEdit } from './users.js';
