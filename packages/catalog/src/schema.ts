@@ -4,7 +4,7 @@
  * rows fit SQLite today and PostgreSQL later without type juggling in the queries.
  */
 import type { Generated } from 'kysely';
-import type { AuditOutcome, LoginKind, Role } from './types.js';
+import type { AuditOutcome, LoginKind, LogLevel, Role, SessionState, TaskState } from './types.js';
 
 export interface UsersTable {
   id: string;
@@ -66,10 +66,61 @@ export interface IdempotencyTable {
   created_at: string;
 }
 
+export interface SessionsTable {
+  id: string;
+  kind: string;
+  name: string;
+  state: SessionState;
+  created_by: string | null;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  progress: number;
+  /** JSON object or NULL. */
+  summary: string | null;
+  cancel_requested: number;
+}
+
+export interface TasksTable {
+  id: string;
+  session_id: string;
+  seq: number;
+  kind: string;
+  resource: string | null;
+  account: string | null;
+  region: string | null;
+  /** JSON value. */
+  input: string;
+  state: TaskState;
+  attempts: number;
+  progress: number;
+  note: string | null;
+  started_at: string | null;
+  ended_at: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  /** JSON value or NULL. */
+  checkpoint: string | null;
+  /** JSON value or NULL. */
+  result: string | null;
+}
+
+export interface TaskLogTable {
+  id: Generated<number>;
+  session_id: string;
+  task_id: string | null;
+  at: string;
+  level: LogLevel;
+  message: string;
+}
+
 export interface CatalogDatabase {
   users: UsersTable;
   login_sessions: LoginSessionsTable;
   audit: AuditTable;
   events: EventsTable;
   idempotency: IdempotencyTable;
+  sessions: SessionsTable;
+  tasks: TasksTable;
+  task_log: TaskLogTable;
 }

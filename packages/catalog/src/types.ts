@@ -169,6 +169,167 @@ export interface IdempotencyStore {
   deleteOlderThan(before: Timestamp): Promise<number>;
 }
 
+export type SessionState = 'queued' | 'running' | 'succeeded' | 'warning' | 'failed' | 'cancelled';
+export const SESSION_STATES: readonly SessionState[] = [
+  'queued',
+  'running',
+  'succeeded',
+  'warning',
+  'failed',
+  'cancelled',
+];
+export type TaskState =
+  | 'queued'
+  | 'running'
+  | 'succeeded'
+  | 'warning'
+  | 'failed'
+  | 'cancelled'
+  | 'interrupted';
+export const TASK_STATES: readonly TaskState[] = [
+  'queued',
+  'running',
+  'succeeded',
+  'warning',
+  'failed',
+  'cancelled',
+  'interrupted',
+];
+
+/** A run of the job engine (one per backup run, inventory refresh, ...), made of tasks. */
+export interface SessionRecord {
+  id: string;
+  /** What kind of run, e.g. `inventory.refresh`, `snapshot.policy`. */
+  kind: string;
+  name: string;
+  state: SessionState;
+  /** User name, or null for the appliance itself (schedules). */
+  createdBy: string | null;
+  createdAt: Timestamp;
+  startedAt: Timestamp | null;
+  endedAt: Timestamp | null;
+  /** 0..1 */
+  progress: number;
+  /** Tasks per state (every state present, 0 when none). */
+  counts: Record<TaskState, number>;
+  /** What the run did, set when it ends (JSON object). */
+  summary: Record<string, unknown> | null;
+  /** A cancel was asked for: it ends `cancelled`. */
+  cancelRequested: boolean;
+}
+
+export type NewSession = Pick<SessionRecord, 'id' | 'kind' | 'name' | 'createdBy' | 'createdAt'>;
+
+export interface SessionChanges {
+  state?: SessionState;
+  startedAt?: Timestamp | null;
+  endedAt?: Timestamp | null;
+  progress?: number;
+  summary?: Record<string, unknown> | null;
+  cancelRequested?: boolean;
+}
+
+export interface SessionQuery extends Page {
+  /** Keyset paging, newest first: sessions created before this one. */
+  before?: { createdAt: Timestamp; id: string };
+  state?: SessionState;
+  kind?: string;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface TaskLogLine {
+  /** Increasing: the paging key. */
+  id: number;
+  sessionId: string;
+  /** null: a line about the session as a whole. */
+  taskId: string | null;
+  at: Timestamp;
+  level: LogLevel;
+  message: string;
+}
+
+export interface LogQuery extends Page {
+  sessionId: string;
+  taskId?: string;
+  /** Lines with an id above this, oldest first. */
+  after?: number;
+}
+
+export interface SessionStore {
+  /** CatalogError CONFLICT when the id exists. State `queued`, progress 0. */
+  insert(session: NewSession): Promise<SessionRecord>;
+  get(id: string): Promise<SessionRecord | undefined>;
+  /** Newest first (createdAt, then id, descending). */
+  list(query: SessionQuery): Promise<SessionRecord[]>;
+  /** CatalogError NOT_FOUND. */
+  update(id: string, changes: SessionChanges): Promise<SessionRecord>;
+  /** Sessions in state queued or running (what an appliance restart picks up), oldest first. */
+  unfinished(): Promise<SessionRecord[]>;
+  appendLog(line: Omit<TaskLogLine, 'id'>): Promise<TaskLogLine>;
+  /** Oldest first. */
+  log(query: LogQuery): Promise<TaskLogLine[]>;
+}
+
+/** One unit of a session's work, usually one resource (an instance, an account and region). */
+export interface TaskRecord {
+  id: string;
+  sessionId: string;
+  /** 1, 2, ... within the session: the order tasks are started in. */
+  seq: number;
+  /** The registered task kind that runs it. */
+  kind: string;
+  /** What it acts on, e.g. an instance id; null when nothing in particular. */
+  resource: string | null;
+  account: string | null;
+  region: string | null;
+  /** The kind's parameters (JSON). */
+  input: unknown;
+  state: TaskState;
+  /** How many times it was started (a resume after a restart counts). */
+  attempts: number;
+  /** 0..1 */
+  progress: number;
+  /** The last progress note, e.g. `3 of 8 volumes`. */
+  note: string | null;
+  startedAt: Timestamp | null;
+  endedAt: Timestamp | null;
+  error: { code: string; message: string } | null;
+  /** What the handler recorded to resume from after a restart (JSON), null when nothing. */
+  checkpoint: unknown;
+  /** What the handler returned (JSON), null until it ends. */
+  result: unknown;
+}
+
+export type NewTask = Pick<
+  TaskRecord,
+  'id' | 'sessionId' | 'seq' | 'kind' | 'resource' | 'account' | 'region' | 'input'
+>;
+
+export interface TaskChanges {
+  state?: TaskState;
+  attempts?: number;
+  progress?: number;
+  note?: string | null;
+  startedAt?: Timestamp | null;
+  endedAt?: Timestamp | null;
+  error?: { code: string; message: string } | null;
+  checkpoint?: unknown;
+  result?: unknown;
+}
+
+export interface TaskStore {
+  /** CatalogError CONFLICT when the id or (session, seq) exists. State `queued`. */
+  insert(task: NewTask): Promise<TaskRecord>;
+  get(id: string): Promise<TaskRecord | undefined>;
+  /** A session's tasks by seq. */
+  ofSession(sessionId: string): Promise<TaskRecord[]>;
+  /** Every task in one of these states, by session then seq. */
+  inStates(states: readonly TaskState[]): Promise<TaskRecord[]>;
+  /** CatalogError NOT_FOUND. */
+  update(id: string, changes: TaskChanges): Promise<TaskRecord>;
+}
+
 /** The stores, inside or outside a transaction. */
 export interface CatalogStores {
   users: UserStore;
@@ -176,6 +337,8 @@ export interface CatalogStores {
   audit: AuditStore;
   events: EventStore;
   idempotency: IdempotencyStore;
+  sessions: SessionStore;
+  tasks: TaskStore;
 }
 
 export interface Catalog extends CatalogStores {

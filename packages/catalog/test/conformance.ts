@@ -11,6 +11,7 @@ import {
   type LoginSessionRecord,
   type NewUser,
 } from '../src/index.js';
+import { sessionConformance } from './sessions-conformance.js';
 
 export interface CatalogUnderTest {
   catalog: Catalog;
@@ -486,6 +487,8 @@ export function catalogConformance(name: string, factory: () => Promise<CatalogU
         expect(await c.users.count()).toBe(1);
       });
     });
+
+    sessionConformance(() => c);
 
     it('reports a schema version above 0', async () => {
       expect(await c.schemaVersion()).toBeGreaterThan(0);

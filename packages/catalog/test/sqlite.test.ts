@@ -81,7 +81,10 @@ describe('sqlite catalog: migrations', () => {
         'events',
         'idempotency',
         'login_sessions',
+        'sessions',
         'sqlite_sequence',
+        'task_log',
+        'tasks',
         'users',
       ]);
     });

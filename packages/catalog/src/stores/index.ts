@@ -3,7 +3,9 @@ import { auditStore } from './audit.js';
 import { eventStore } from './events.js';
 import { idempotencyStore } from './idempotency.js';
 import { loginSessionStore } from './login-sessions.js';
+import { sessionStore } from './sessions.js';
 import type { Db } from './shared.js';
+import { taskStore } from './tasks.js';
 import { userStore } from './users.js';
 
 /** One set of store implementations over any executor: the catalog's own, or a transaction's. */
@@ -14,5 +16,7 @@ export function storesOver(db: Db): CatalogStores {
     audit: auditStore(db),
     events: eventStore(db),
     idempotency: idempotencyStore(db),
+    sessions: sessionStore(db),
+    tasks: taskStore(db),
   };
 }
