@@ -4,7 +4,15 @@
  * rows fit SQLite today and PostgreSQL later without type juggling in the queries.
  */
 import type { Generated } from 'kysely';
-import type { AuditOutcome, LoginKind, LogLevel, Role, SessionState, TaskState } from './types.js';
+import type {
+  AccountKind,
+  AuditOutcome,
+  LoginKind,
+  LogLevel,
+  Role,
+  SessionState,
+  TaskState,
+} from './types.js';
 
 export interface UsersTable {
   id: string;
@@ -66,6 +74,62 @@ export interface IdempotencyTable {
   created_at: string;
 }
 
+export interface AccountsTable {
+  id: string;
+  name: string;
+  kind: AccountKind;
+  aws_account_id: string;
+  principal_arn: string;
+  role_arn: string | null;
+  external_id: string | null;
+  sealed_credentials: string | null;
+  access_key_hint: string | null;
+  /** JSON array. */
+  regions: string;
+  /** JSON or NULL. */
+  check_result: string | null;
+  checked_at: string | null;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface InventoryRegionsTable {
+  account_id: string;
+  region: string;
+  attempted_at: string;
+  refreshed_at: string | null;
+  error: string | null;
+  instances: number;
+}
+
+export interface InstancesTable {
+  id: string;
+  account_id: string;
+  region: string;
+  instance_id: string;
+  name: string | null;
+  state: string;
+  instance_type: string;
+  availability_zone: string | null;
+  vpc_id: string | null;
+  subnet_id: string | null;
+  launched_at: string | null;
+  /** JSON object. */
+  tags: string;
+  /** JSON array. */
+  volumes: string;
+  first_seen_at: string;
+  last_seen_at: string;
+  gone_at: string | null;
+}
+
+export interface InstanceTagsTable {
+  instance: string;
+  key: string;
+  value: string;
+}
+
 export interface SessionsTable {
   id: string;
   kind: string;
@@ -120,6 +184,10 @@ export interface CatalogDatabase {
   audit: AuditTable;
   events: EventsTable;
   idempotency: IdempotencyTable;
+  accounts: AccountsTable;
+  inventory_regions: InventoryRegionsTable;
+  instances: InstancesTable;
+  instance_tags: InstanceTagsTable;
   sessions: SessionsTable;
   tasks: TasksTable;
   task_log: TaskLogTable;

@@ -11,6 +11,7 @@ import {
   type LoginSessionRecord,
   type NewUser,
 } from '../src/index.js';
+import { accountConformance } from './conformance-accounts.js';
 import { sessionConformance } from './sessions-conformance.js';
 
 export interface CatalogUnderTest {
@@ -487,6 +488,8 @@ export function catalogConformance(name: string, factory: () => Promise<CatalogU
         expect(await c.users.count()).toBe(1);
       });
     });
+
+    accountConformance(() => c);
 
     sessionConformance(() => c);
 

@@ -77,9 +77,13 @@ describe('sqlite catalog: migrations', () => {
         .pluck()
         .all();
       expect(tables).toEqual([
+        'accounts',
         'audit',
         'events',
         'idempotency',
+        'instance_tags',
+        'instances',
+        'inventory_regions',
         'login_sessions',
         'sessions',
         'sqlite_sequence',

@@ -1,7 +1,9 @@
 import type { CatalogStores } from '../types.js';
+import { accountStore } from './accounts.js';
 import { auditStore } from './audit.js';
 import { eventStore } from './events.js';
 import { idempotencyStore } from './idempotency.js';
+import { inventoryStore } from './inventory.js';
 import { loginSessionStore } from './login-sessions.js';
 import { sessionStore } from './sessions.js';
 import type { Db } from './shared.js';
@@ -16,6 +18,8 @@ export function storesOver(db: Db): CatalogStores {
     audit: auditStore(db),
     events: eventStore(db),
     idempotency: idempotencyStore(db),
+    accounts: accountStore(db),
+    inventory: inventoryStore(db),
     sessions: sessionStore(db),
     tasks: taskStore(db),
   };
