@@ -1,3 +1,15 @@
+export {
+  type AccountAccess,
+  AwsAccounts,
+  type AwsAccountsOptions,
+  AwsCallError,
+  type AwsKeys,
+  type CallerIdentity,
+  type InstanceView,
+  isAwsCallError,
+  type SimulationDecision,
+  type VolumeView,
+} from './accounts.js';
 export { addKmsSlot, kmsUnlocker } from './kms.js';
 export { parseS3Location, type S3Location } from './s3-location.js';
 export { S3Store, type S3StoreOptions } from './s3-store.js';
