@@ -10,7 +10,7 @@ import { EventHub } from './events.js';
 import { IdempotencyService } from './idempotency.js';
 import { DataDirLock } from './lock.js';
 import { PasswordHasher } from './passwords.js';
-import { loadOrCreateKeyRing, type SecretBox } from './secret.js';
+import { loadOrCreateKeyRing, type SecretBox, type SecretKms } from './secret.js';
 import { DEFAULT_THROTTLE, LoginThrottle, type ThrottleLimits } from './throttle.js';
 import { UserService } from './users.js';
 
@@ -20,6 +20,8 @@ export interface ApplianceOptions {
   /** How long a login lasts (default 12 hours). */
   loginTtlMs?: number;
   throttle?: ThrottleLimits;
+  /** KMS for a KMS-wrapped secret (default: the one given to setSecretKms). */
+  secretKms?: SecretKms;
 }
 
 /** `$XDG_DATA_HOME/lifeboat`, else `~/.local/share/lifeboat`. */
@@ -84,7 +86,7 @@ export class Appliance {
     }
     const lock = await DataDirLock.acquire(join(dir, 'appliance.lock'));
     try {
-      const { ring, created } = await loadOrCreateKeyRing(dir);
+      const { ring, created } = await loadOrCreateKeyRing(dir, { kms: options.secretKms });
       const catalog = await openCatalog(catalogFile(dir), false);
       const appliance = new Appliance(dir, catalog, lock, options.clock ?? systemClock, ring, options);
       appliance.secretCreated = created;

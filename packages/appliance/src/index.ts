@@ -8,12 +8,25 @@ export type { StoredResponse } from './idempotency.js';
 export { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
 export { can, isPermission, PERMISSIONS, type Permission, ROLE_PERMISSIONS } from './permissions.js';
 export {
+  decodeSecretFile,
+  encodeSecretFile,
   KeyRing,
+  type KmsWrappedSecret,
+  keyIdOf,
+  type LoadedKeyRing,
   loadOrCreateKeyRing,
+  newRingKey,
   type RingKey,
+  readKeyRing,
+  readSecretFileText,
   SECRET_FILE,
   type SecretBox,
+  type SecretKms,
+  type SecretProtection,
+  setSecretKms,
   writeKeyRing,
 } from './secret.js';
+export { type InitSecretOptions, type InitSecretResult, initSecret, rotateKeyRing } from './secret-admin.js';
+export { recoveryPhraseOf } from './secret-phrase.js';
 export type { ThrottleLimits } from './throttle.js';
 export { type NewUserInput, USER_NAME, type User, type UserEdit } from './users.js';

@@ -39,6 +39,7 @@ const SERVER_CODES: Record<string, number> = {
   NOT_FOUND: EXIT.notFound,
   VALIDATION_FAILED: EXIT.usage,
   CATALOG: EXIT.damaged,
+  SECRET_DAMAGED: EXIT.damaged,
 };
 
 function serverError(err: unknown): { code: string; message: string } | undefined {

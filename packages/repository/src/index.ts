@@ -1,7 +1,13 @@
 export { type BackupOptions, backupImage, type DiskSource, newPointId } from './backup.js';
 export { type CheckReport, checkRepository, type DamagedDisk, type DamagedRange } from './check.js';
 export { armCrashPoint, CHECKPOINTS, setCheckpointHook } from './crash.js';
-export { createKekSlot, type KeySlot, openKekSlot } from './crypto/keys.js';
+export {
+  createKekSlot,
+  type KeySlot,
+  newRecoveryKey,
+  openKekSlot,
+  parseRecoveryKey,
+} from './crypto/keys.js';
 export { isRepositoryError, RepositoryError, type RepositoryErrorCode } from './errors.js';
 export { type ForgetOptions, type ForgetReport, forget } from './forget.js';
 export { CHUNK_SIZE, FORMAT_VERSION, LEAF_BLOCKS, PACK_TARGET_SIZE } from './format.js';

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { type FileHandle, open, unlink } from 'node:fs/promises';
+import type { KeyRing, SecretKms } from '@lifeboat/appliance';
 import type { Command } from 'commander';
 import { print, printJson } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -36,7 +39,8 @@ export function registerServer(program: Command): void {
     .option('--login-ttl <hours>', 'how long a login lasts', '12')
     .action(async (o: ServerFlags) => {
       const { startServer } = await import('@lifeboat/api');
-      const { defaultDataDir } = await import('@lifeboat/appliance');
+      const { defaultDataDir, KeyRing, setSecretKms } = await import('@lifeboat/appliance');
+      setSecretKms(cliKms());
       const { host, port } = parseListen(o.listen);
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey))
         throw new UsageError('--tls-cert and --tls-key go together');
@@ -55,6 +59,9 @@ export function registerServer(program: Command): void {
         loginTtlMs: ttl * 3_600_000,
         log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
       });
+      if (running.appliance.secretCreated && running.appliance.secrets instanceof KeyRing) {
+        await announceSecret(running.appliance.secrets, dataDir, undefined);
+      }
       print(`lifeboat appliance: ${running.url}/api/v1 (data ${dataDir})`);
       if (running.fingerprint) print(`certificate SHA-256 fingerprint: ${running.fingerprint}`);
       await untilSignalled();
@@ -64,16 +71,95 @@ export function registerServer(program: Command): void {
 
   server
     .command('init')
-    .description('create the first administrator of a new data folder (password asked at a terminal)')
+    .description(
+      "make a new data folder's secret (recovery phrase shown once) and first administrator, or restore a secret",
+    )
     .option('--data <dir>', 'data folder (default: $XDG_DATA_HOME/lifeboat)')
     .option('--admin-user <name>', 'name of the first administrator', 'admin')
+    .option(
+      '--recovery-phrase-file <file>',
+      'write the recovery phrase to this new file (0600) instead of showing it',
+    )
+    .option(
+      '--from-recovery-phrase-file <file>',
+      'restore the secret of a lost appliance from its recovery phrase',
+    )
+    .option(
+      '--older-keys-from <file>',
+      'with --from-recovery-phrase-file: a copy of the old secret.json whose older keys the phrase opens',
+    )
+    .option('--kms-key <key>', 'keep the secret on disk only wrapped by this KMS key (alias or ARN)')
+    .option('--kms-file-out <file>', 'with --kms-key: also write the wrapped secret file to this new file')
+    .option('--from-kms-file <file>', 'restore the secret from a copy of a KMS-wrapped secret file')
     .action(async (_o: unknown, cmd: Command) => {
-      const o = cmd.optsWithGlobals() as { data?: string; adminUser: string };
-      const { Appliance, defaultDataDir, SYSTEM } = await import('@lifeboat/appliance');
+      const o = cmd.optsWithGlobals() as InitFlags;
+      const { Appliance, defaultDataDir, initSecret, readSecretFileText, SYSTEM } = await import(
+        '@lifeboat/appliance'
+      );
+      if (o.fromRecoveryPhraseFile && o.fromKmsFile)
+        throw new UsageError('--from-recovery-phrase-file and --from-kms-file exclude each other');
+      if (o.olderKeysFrom && !o.fromRecoveryPhraseFile)
+        throw new UsageError('--older-keys-from goes with --from-recovery-phrase-file');
+      if (o.kmsFileOut && !o.kmsKey) throw new UsageError('--kms-file-out goes with --kms-key');
+      if (o.recoveryPhraseFile && o.fromRecoveryPhraseFile)
+        throw new UsageError(
+          '--recovery-phrase-file: the phrase is the one given with --from-recovery-phrase-file',
+        );
       const dataDir = o.data ?? defaultDataDir();
+      const wantsSecret = Boolean(
+        o.recoveryPhraseFile || o.fromRecoveryPhraseFile || o.fromKmsFile || o.kmsKey || o.olderKeysFrom,
+      );
+      let secretMade = false;
+      if ((await readSecretFileText(dataDir)) !== undefined) {
+        if (wantsSecret) {
+          throw new UsageError(
+            `${dataDir} has an appliance secret already: init never replaces it (see its phrase with \`lifeboat server recovery-phrase\`, replace its key with \`lifeboat server rotate-secret\`)`,
+          );
+        }
+      } else {
+        const root = o.fromRecoveryPhraseFile ? await readPhraseFile(o.fromRecoveryPhraseFile) : undefined;
+        const olderFrom = o.olderKeysFrom ? readTextFile(o.olderKeysFrom) : undefined;
+        const fromKmsFile = o.fromKmsFile ? readTextFile(o.fromKmsFile) : undefined;
+        const phraseOut = o.recoveryPhraseFile ? await newSecretFile(o.recoveryPhraseFile) : undefined;
+        const kmsOut = o.kmsFileOut ? await newSecretFile(o.kmsFileOut).catch(cleanup(phraseOut)) : undefined;
+        let made: Awaited<ReturnType<typeof initSecret>>;
+        try {
+          made = await initSecret(dataDir, {
+            root,
+            olderFrom,
+            fromKmsFile,
+            kmsKeyId: o.kmsKey,
+            kms: cliKms(),
+          });
+        } catch (err) {
+          await cleanup(phraseOut)(undefined).catch(() => {});
+          await cleanup(kmsOut)(err);
+          throw err;
+        }
+        secretMade = true;
+        if (kmsOut) {
+          await kmsOut.handle.writeFile(made.fileText);
+          await kmsOut.handle.close();
+          process.stderr.write(`the KMS-wrapped secret file is copied to ${kmsOut.path}\n`);
+        }
+        const how = o.kmsKey ? `, kept wrapped by KMS key ${o.kmsKey}` : '';
+        if (made.restored) {
+          print(
+            `appliance secret restored in ${dataDir} (key ${made.ring.currentId}, ${made.ring.keys.length} key${made.ring.keys.length > 1 ? 's' : ''})${how}`,
+          );
+          if (phraseOut) await announceSecret(made.ring, dataDir, phraseOut);
+        } else {
+          print(`appliance secret made in ${dataDir} (key ${made.ring.currentId})${how}`);
+          await announceSecret(made.ring, dataDir, phraseOut);
+        }
+      }
       const appliance = await Appliance.open({ dataDir });
       try {
         if ((await appliance.users.count()) > 0) {
+          if (secretMade) {
+            print(`the catalog in ${dataDir} has users already: no new administrator`);
+            return;
+          }
           throw new UsageError(
             `the appliance in ${dataDir} has users already: manage them with \`lifeboat user\``,
           );
@@ -90,6 +176,93 @@ export function registerServer(program: Command): void {
       } finally {
         await appliance.close();
       }
+    });
+
+  server
+    .command('recovery-phrase')
+    .description(
+      "show the recovery phrase of the appliance's current secret (local access to the data folder)",
+    )
+    .option('--data <dir>', 'data folder (default: $XDG_DATA_HOME/lifeboat)')
+    .option('--file <file>', 'write it to this new file (0600) instead of the terminal')
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals() as { data?: string; file?: string };
+      const { defaultDataDir, readKeyRing, recoveryPhraseOf } = await import('@lifeboat/appliance');
+      const dataDir = o.data ?? defaultDataDir();
+      if (!o.file && !process.stdout.isTTY) {
+        throw new UsageError(
+          'the recovery phrase is shown at a terminal only: give --file F to write it to a new file',
+        );
+      }
+      const out = o.file ? await newSecretFile(o.file) : undefined;
+      let ring: KeyRing;
+      try {
+        ring = (await readKeyRing(dataDir, { kms: cliKms() })).ring;
+      } catch (err) {
+        await cleanup(out)(err);
+        throw err;
+      }
+      const phrase = recoveryPhraseOf(ring.current.secret);
+      if (out) {
+        await out.handle.writeFile(`${phrase}\n`);
+        await out.handle.close();
+        print(`recovery phrase of key ${ring.currentId} written to ${out.path}`);
+      } else {
+        print(`Recovery phrase of the secret of ${dataDir} (key ${ring.currentId}):`);
+        print();
+        print(`    ${phrase}`);
+        print();
+      }
+    });
+
+  server
+    .command('rotate-secret')
+    .description(
+      "add a new key to the appliance's secret and make it current (appliance stopped); old values stay readable",
+    )
+    .option('--data <dir>', 'data folder (default: $XDG_DATA_HOME/lifeboat)')
+    .option(
+      '--recovery-phrase-file <file>',
+      'write the new recovery phrase to this new file (0600) instead of showing it',
+    )
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals() as { data?: string; recoveryPhraseFile?: string };
+      const { Appliance, defaultDataDir, readSecretFileText, rotateKeyRing, SYSTEM } = await import(
+        '@lifeboat/appliance'
+      );
+      const dataDir = o.data ?? defaultDataDir();
+      if ((await readSecretFileText(dataDir)) === undefined) {
+        throw new UsageError(
+          `${dataDir} has no appliance secret to rotate: make it with \`lifeboat server init\``,
+        );
+      }
+      const out = o.recoveryPhraseFile ? await newSecretFile(o.recoveryPhraseFile) : undefined;
+      let ring: KeyRing;
+      try {
+        const appliance = await Appliance.open({ dataDir, secretKms: cliKms() });
+        try {
+          const rotated = await rotateKeyRing(dataDir, { kms: cliKms() });
+          ring = rotated.ring;
+          await appliance.audit.record(SYSTEM, {
+            action: 'secret.rotate',
+            target: rotated.ring.currentId,
+            details: {
+              previousKey: rotated.previousId,
+              key: rotated.ring.currentId,
+              keys: rotated.ring.keys.length,
+            },
+          });
+        } finally {
+          await appliance.close();
+        }
+      } catch (err) {
+        await cleanup(out)(err);
+        throw err;
+      }
+      print(
+        `appliance secret of ${dataDir} rotated: key ${ring.currentId} is current, ${ring.keys.length - 1} older kept`,
+      );
+      await announceSecret(ring, dataDir, out);
     });
 
   server
@@ -155,6 +328,106 @@ export function registerServer(program: Command): void {
       });
       print(fingerprintOf(pem));
     });
+}
+
+interface InitFlags {
+  data?: string;
+  adminUser: string;
+  recoveryPhraseFile?: string;
+  fromRecoveryPhraseFile?: string;
+  olderKeysFrom?: string;
+  kmsKey?: string;
+  kmsFileOut?: string;
+  fromKmsFile?: string;
+}
+
+/** KMS through the AWS SDK's standard chain, loaded only when a secret is KMS-wrapped. */
+function cliKms(): SecretKms {
+  return {
+    async wrap(keyId, secret, context) {
+      const { kmsEncryptSecret } = await import('@lifeboat/aws');
+      return kmsEncryptSecret(keyId, secret, context);
+    },
+    async unwrap(wrapped) {
+      const { kmsDecryptSecret } = await import('@lifeboat/aws');
+      return kmsDecryptSecret(wrapped.keyId, wrapped.ciphertextBlob, wrapped.encryptionContext);
+    },
+  };
+}
+
+interface NewFile {
+  path: string;
+  handle: FileHandle;
+}
+
+/** A new file, 0600 from creation; refused when it exists (a phrase never overwrites anything). */
+async function newSecretFile(path: string): Promise<NewFile> {
+  try {
+    return { path, handle: await open(path, 'wx', 0o600) };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new UsageError(`${path} exists: give a new file`);
+    throw new UsageError(`cannot create ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Closes and removes a new file left empty by a failure. */
+function cleanup(file: NewFile | undefined): (err: unknown) => Promise<never> {
+  return async (err) => {
+    if (file) {
+      await file.handle.close().catch(() => {});
+      await unlink(file.path).catch(() => {});
+    }
+    throw err;
+  };
+}
+
+function readTextFile(path: string): { text: string; where: string } {
+  try {
+    return { text: readFileSync(path, 'utf8'), where: path };
+  } catch (err) {
+    throw new UsageError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+async function readPhraseFile(path: string): Promise<Buffer> {
+  const { parseRecoveryKey } = await import('@lifeboat/repository');
+  const line =
+    readTextFile(path)
+      .text.split(/\r?\n/)
+      .find((l) => l.trim()) ?? '';
+  try {
+    return parseRecoveryKey(line);
+  } catch (err) {
+    throw new UsageError(`${path}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The recovery phrase of a secret just made: written to `out`, else shown once on stderr when it is a terminal,
+ * else only where to see it (never to a log or a pipe).
+ */
+async function announceSecret(ring: KeyRing, dataDir: string, out: NewFile | undefined): Promise<void> {
+  const { recoveryPhraseOf } = await import('@lifeboat/appliance');
+  const phrase = recoveryPhraseOf(ring.current.secret);
+  if (out) {
+    await out.handle.writeFile(`${phrase}
+`);
+    await out.handle.close();
+    process.stderr.write(`the recovery phrase of key ${ring.currentId} is written to ${out.path}
+`);
+  } else if (process.stderr.isTTY) {
+    process.stderr.write(
+      `\nRecovery phrase of this appliance's secret (key ${ring.currentId}):\n\n    ${phrase}\n\n` +
+        'WRITE THIS DOWN and keep it away from this machine. With it and a copy of the catalog a new appliance\n' +
+        'reads everything this one sealed (`lifeboat server init --from-recovery-phrase-file F`). It is not shown\n' +
+        `again unless asked for: \`lifeboat server recovery-phrase --data ${dataDir}\`.\n\n`,
+    );
+  } else {
+    process.stderr.write(
+      `a new appliance secret was made: see it with \`lifeboat server recovery-phrase --data ${dataDir}\`\n`,
+    );
+  }
 }
 
 export function parseListen(value: string): { host: string; port: number } {
