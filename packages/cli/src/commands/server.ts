@@ -153,7 +153,7 @@ export function registerServer(program: Command): void {
           await announceSecret(made.ring, dataDir, phraseOut);
         }
       }
-      const appliance = await Appliance.open({ dataDir });
+      const appliance = await Appliance.open({ dataDir, secretKms: cliKms() });
       try {
         if ((await appliance.users.count()) > 0) {
           if (secretMade) {
@@ -280,7 +280,7 @@ export function registerServer(program: Command): void {
       const o = cmd.optsWithGlobals() as { data?: string; newPasswordFile?: string };
       const { Appliance, defaultDataDir } = await import('@lifeboat/appliance');
       const dataDir = o.data ?? defaultDataDir();
-      const appliance = await Appliance.open({ dataDir });
+      const appliance = await Appliance.open({ dataDir, secretKms: cliKms() });
       try {
         const password = await readPassword({
           passwordFile: o.newPasswordFile,
