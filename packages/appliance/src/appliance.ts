@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { type Catalog, isCatalogError, openSqliteCatalog } from '@lifeboat/catalog';
 import { AuditLog, SYSTEM } from './audit.js';
 import { AuthService } from './auth.js';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, systemClock, TestClock } from './clock.js';
 import { ApplianceError } from './errors.js';
 import { EventHub } from './events.js';
 import { IdempotencyService } from './idempotency.js';
+import { JobEngine, type JobLimits, type TaskKind, TEST_TASK_KINDS } from './jobs/index.js';
 import { DataDirLock } from './lock.js';
 import { PasswordHasher } from './passwords.js';
 import { loadOrCreateKeyRing, type SecretBox, type SecretKms } from './secret.js';
@@ -20,6 +21,14 @@ export interface ApplianceOptions {
   /** How long a login lasts (default 12 hours). */
   loginTtlMs?: number;
   throttle?: ThrottleLimits;
+  /** `lifeboat server --test-mode`: a TestClock that POST /test/clock moves, and the test-only routes. */
+  testMode?: boolean;
+  /** Test mode only: register the TEST-ONLY task kinds (default: LIFEBOAT_TEST_TASK_KINDS=1). */
+  testTaskKinds?: boolean;
+  /** Task kinds beside the appliance's own (tests). */
+  taskKinds?: TaskKind[];
+  /** Running tasks per (account, region) and overall (defaults 4 and 8). */
+  jobLimits?: Partial<JobLimits>;
   /** KMS for a KMS-wrapped secret (default: the one given to setSecretKms). */
   secretKms?: SecretKms;
 }
@@ -41,6 +50,10 @@ export class Appliance {
   readonly users: UserService;
   readonly auth: AuthService;
   readonly idempotency: IdempotencyService;
+  /** The job engine: sessions of tasks. Started by the server (jobs.start()), not by local chores. */
+  readonly jobs: JobEngine;
+  /** Started with --test-mode: the clock moves on request and the test-only routes exist. */
+  readonly testMode: boolean;
   /** Seals stored credentials; survives the appliance through its recovery phrase. */
   readonly secrets: SecretBox;
   /** The secret was made by this open (first start): its recovery phrase has not been shown yet. */
@@ -69,6 +82,8 @@ export class Appliance {
       options.loginTtlMs ?? 12 * 3_600_000,
     );
     this.idempotency = new IdempotencyService(catalog, clock);
+    this.testMode = options.testMode ?? false;
+    this.jobs = new JobEngine(catalog, this.events, this.audit, clock, options.jobLimits);
   }
 
   static async open(options: ApplianceOptions): Promise<Appliance> {
@@ -88,8 +103,12 @@ export class Appliance {
     try {
       const { ring, created } = await loadOrCreateKeyRing(dir, { kms: options.secretKms });
       const catalog = await openCatalog(catalogFile(dir), false);
-      const appliance = new Appliance(dir, catalog, lock, options.clock ?? systemClock, ring, options);
+      const appliance = new Appliance(dir, catalog, lock, clockOf(options), ring, options);
       appliance.secretCreated = created;
+      appliance.jobs.register(...(options.taskKinds ?? []));
+      if (options.testMode && (options.testTaskKinds ?? process.env.LIFEBOAT_TEST_TASK_KINDS === '1')) {
+        appliance.jobs.register(...TEST_TASK_KINDS);
+      }
       appliance.sweeper = setInterval(() => void appliance.auth.sweep().catch(() => {}), 3_600_000).unref();
       return appliance;
     } catch (err) {
@@ -105,9 +124,15 @@ export class Appliance {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    await this.jobs.close();
     await this.catalog.close();
     await this.lock.release();
   }
+}
+
+/** A test clock only in test mode (never in production), unless the caller brings its own. */
+function clockOf(options: ApplianceOptions): Clock {
+  return options.clock ?? (options.testMode ? new TestClock() : systemClock);
 }
 
 /** An online copy of a data folder's catalog, safe while the appliance runs (no lock taken). */

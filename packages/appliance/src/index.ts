@@ -1,10 +1,11 @@
 export { Appliance, type ApplianceOptions, backupCatalog, catalogFile, defaultDataDir } from './appliance.js';
 export { type Actor, SYSTEM } from './audit.js';
 export { actorOf, type LoginResult, type Principal } from './auth.js';
-export { type Clock, systemClock } from './clock.js';
+export { type Clock, sleepOn, systemClock, TestClock } from './clock.js';
 export { ApplianceError, type ApplianceErrorCode, isApplianceError } from './errors.js';
 export { TOPIC_PERMISSION } from './events.js';
 export type { StoredResponse } from './idempotency.js';
+export * from './jobs/index.js';
 export { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
 export { can, isPermission, PERMISSIONS, type Permission, ROLE_PERMISSIONS } from './permissions.js';
 export {
