@@ -8,10 +8,12 @@ import { installAuth } from './auth-hook.js';
 import type { ApiContext } from './context.js';
 import { installIdempotency } from './idempotency-hook.js';
 import { problem, problemOf } from './problem.js';
+import { accountRoutes } from './routes/accounts.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { instanceRoutes } from './routes/instances.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { userRoutes } from './routes/users.js';
 import { installValidation } from './validation.js';
@@ -111,6 +113,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     }
     return payload;
   });
+  // The inventory's schedule runs while the API serves (not in tests that only inject requests).
+  app.addHook('onListen', async () => options.appliance.startSchedules());
   app.addHook('preClose', async () => {
     for (const res of streams) res.end();
   });
@@ -123,6 +127,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       authRoutes(api, ctx);
       userRoutes(api, ctx);
       auditRoutes(api, ctx);
+      accountRoutes(api, ctx);
+      instanceRoutes(api, ctx);
       eventRoutes(api, ctx, streams);
       openapiRoutes(api);
     },

@@ -2,12 +2,14 @@ import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type Catalog, isCatalogError, openSqliteCatalog } from '@lifeboat/catalog';
+import { AccountService, type AccountsAws } from './accounts/service.js';
 import { AuditLog, SYSTEM } from './audit.js';
 import { AuthService } from './auth.js';
 import { type Clock, systemClock, TestClock } from './clock.js';
 import { ApplianceError } from './errors.js';
 import { EventHub } from './events.js';
 import { IdempotencyService } from './idempotency.js';
+import { DEFAULT_INVENTORY_INTERVAL_MS, InventoryService } from './inventory/service.js';
 import { JobEngine, type JobLimits, type TaskKind, TEST_TASK_KINDS } from './jobs/index.js';
 import { DataDirLock } from './lock.js';
 import { PasswordHasher } from './passwords.js';
@@ -31,6 +33,13 @@ export interface ApplianceOptions {
   jobLimits?: Partial<JobLimits>;
   /** KMS for a KMS-wrapped secret (default: the one given to setSecretKms). */
   secretKms?: SecretKms;
+  /** The AWS side of accounts and inventory (default: AwsAccounts, SDK clients configured from the environment). */
+  aws?: AccountsAws;
+  /**
+   * How often the inventory refreshes every account (default: LIFEBOAT_INVENTORY_INTERVAL minutes, else 15; 0: only
+   * on demand). Scheduled by startSchedules() once the API listens, not by open().
+   */
+  inventoryIntervalMs?: number;
 }
 
 /** `$XDG_DATA_HOME/lifeboat`, else `~/.local/share/lifeboat`. */
@@ -50,6 +59,11 @@ export class Appliance {
   readonly users: UserService;
   readonly auth: AuthService;
   readonly idempotency: IdempotencyService;
+  /** AWS accounts: a role to assume with the appliance's ExternalId, or sealed access keys. */
+  readonly accounts: AccountService;
+  /** Instances and volumes per account and region, refreshed on a schedule and on demand. */
+  readonly inventory: InventoryService;
+  private readonly inventoryIntervalMs: number;
   /** The job engine: sessions of tasks. Started by the server (jobs.start()), not by local chores. */
   readonly jobs: JobEngine;
   /** Started with --test-mode: the clock moves on request and the test-only routes exist. */
@@ -82,6 +96,19 @@ export class Appliance {
       options.loginTtlMs ?? 12 * 3_600_000,
     );
     this.idempotency = new IdempotencyService(catalog, clock);
+    const aws = options.aws!;
+    const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+    this.accounts = new AccountService(catalog, this.audit, secrets, aws, clock, region, (a) => {
+      // A new account's first inventory, in the background; its outcome is recorded per region.
+      void this.inventory.refresh({ account: a.name }).catch(() => {});
+    });
+    this.inventory = new InventoryService(catalog, this.accounts, aws, this.audit, this.events, clock);
+    const minutes = Number(process.env.LIFEBOAT_INVENTORY_INTERVAL);
+    this.inventoryIntervalMs =
+      options.inventoryIntervalMs ??
+      (process.env.LIFEBOAT_INVENTORY_INTERVAL && minutes >= 0
+        ? minutes * 60_000
+        : DEFAULT_INVENTORY_INTERVAL_MS);
     this.testMode = options.testMode ?? false;
     this.jobs = new JobEngine(catalog, this.events, this.audit, clock, options.jobLimits);
   }
@@ -103,7 +130,11 @@ export class Appliance {
     try {
       const { ring, created } = await loadOrCreateKeyRing(dir, { kms: options.secretKms });
       const catalog = await openCatalog(catalogFile(dir), false);
-      const appliance = new Appliance(dir, catalog, lock, clockOf(options), ring, options);
+      const appliance = new Appliance(dir, catalog, lock, clockOf(options), ring, {
+        ...options,
+        // Loaded here, not at import: the AWS SDK is needed only by an opened appliance.
+        aws: options.aws ?? new (await import('@lifeboat/aws')).AwsAccounts(),
+      });
       appliance.secretCreated = created;
       appliance.jobs.register(...(options.taskKinds ?? []));
       if (options.testMode && (options.testTaskKinds ?? process.env.LIFEBOAT_TEST_TASK_KINDS === '1')) {
@@ -122,8 +153,14 @@ export class Appliance {
     return this.users.bootstrap(SYSTEM, name, password);
   }
 
+  /** The inventory's schedule (every 15 minutes by default); the API starts it once it listens. */
+  startSchedules(): void {
+    this.inventory.schedule(this.inventoryIntervalMs);
+  }
+
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    await this.inventory.stop();
     await this.jobs.close();
     await this.catalog.close();
     await this.lock.release();

@@ -10,6 +10,7 @@ import type { Permission } from './permissions.js';
 export const TOPIC_PERMISSION: Record<string, Permission> = {
   audit: 'audit.read',
   'user.changed': 'users.read',
+  'inventory.refreshed': 'inventory.read',
   'session.progress': 'sessions.read',
 };
 

@@ -1,3 +1,22 @@
+export {
+  allFeatureActions,
+  FEATURE_ACTIONS,
+  FEATURES,
+  type Feature,
+  featurePolicy,
+} from './accounts/features.js';
+export {
+  ACCOUNT_NAME,
+  type Account,
+  AccountService,
+  type AccountsAws,
+  CREDENTIALS_PURPOSE,
+  type ExternalIdOffer,
+  type NewAccountInput,
+  newExternalId,
+  principalOf,
+  type RegionStatus,
+} from './accounts/service.js';
 export { Appliance, type ApplianceOptions, backupCatalog, catalogFile, defaultDataDir } from './appliance.js';
 export { type Actor, SYSTEM } from './audit.js';
 export { actorOf, type LoginResult, type Principal } from './auth.js';
@@ -5,6 +24,17 @@ export { type Clock, sleepOn, systemClock, TestClock } from './clock.js';
 export { ApplianceError, type ApplianceErrorCode, isApplianceError } from './errors.js';
 export { TOPIC_PERMISSION } from './events.js';
 export type { StoredResponse } from './idempotency.js';
+export {
+  DEFAULT_INVENTORY_INTERVAL_MS,
+  type Instance,
+  type InstanceFilter,
+  InventoryService,
+  KEEP_ALL_GONE,
+  type RefreshReport,
+  type RefreshScope,
+  type RegionRefresh,
+  type RetainGone,
+} from './inventory/service.js';
 export * from './jobs/index.js';
 export { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
 export { can, isPermission, PERMISSIONS, type Permission, ROLE_PERMISSIONS } from './permissions.js';

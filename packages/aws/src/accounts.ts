@@ -180,6 +180,20 @@ export class AwsAccounts {
     }
   }
 
+  /** The appliance's own identity (the SDK's default credential chain): who assumes the accounts' roles. */
+  async ownIdentity(): Promise<CallerIdentity> {
+    const sts = new STSClient(this.common(this.region));
+    try {
+      const r = await sts.send(new GetCallerIdentityCommand({}));
+      if (!r.Account || !r.Arn) throw new Error('STS GetCallerIdentity returned no account');
+      return { account: r.Account, arn: r.Arn, userId: r.UserId ?? '' };
+    } catch (err) {
+      throw awsError(err, "the appliance's own identity (STS GetCallerIdentity)");
+    } finally {
+      sts.destroy();
+    }
+  }
+
   /**
    * IAM SimulatePrincipalPolicy, called with the account's own credentials (a principal's policies are simulated
    * within its account): the decision for each action.

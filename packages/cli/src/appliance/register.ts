@@ -1,6 +1,8 @@
 /** The appliance's client commands (issue 15): login, logout, whoami, user, audit. */
 import type { Command } from 'commander';
+import { registerAccounts } from '../commands/accounts.js';
 import { registerAudit } from '../commands/audit.js';
+import { registerInstances } from '../commands/instances.js';
 import { registerLogin } from '../commands/login.js';
 import { registerUsers } from '../commands/users.js';
 
@@ -8,4 +10,6 @@ export function registerApplianceClient(program: Command): void {
   registerLogin(program);
   registerUsers(program);
   registerAudit(program);
+  registerAccounts(program);
+  registerInstances(program);
 }
