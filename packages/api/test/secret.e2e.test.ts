@@ -86,6 +86,9 @@ describe("the appliance's secret, across appliances", () => {
   it('the running appliance uses that secret and logs no phrase', async () => {
     const server = await ApplianceProcess.start({ data: A, adminPassword: null });
     await new Api(server.api).login('admin', ADMIN_PASSWORD);
+    const busy = await lifeboat(['server', 'rotate-secret', '--data', A]);
+    expect(busy.code).toBe(6);
+    oneLineError(busy.stderr);
     await server.stop();
     noPhraseIn(server.stdout, server.stderr);
     expect(server.stderr).not.toMatch(/a new appliance secret was made/);
@@ -222,6 +225,22 @@ describe("the appliance's secret, across appliances", () => {
     ok(await lifeboat(['server', 'recovery-phrase', '--data', D, '--file', join(work, 'phrase-d')]));
     const phrase = phraseIn(join(work, 'phrase-d'));
     expect(server.stdout + server.stderr).not.toContain(phrase);
+  });
+
+  it('a first start that fails for want of an administrator still says where the new phrase is', async () => {
+    const F = join(work, 'f');
+    const r = await lifeboat(['server', '--data', F, '--listen', '127.0.0.1:0']);
+    expect(r.code).toBe(2);
+    expect(oneLineError(r.stderr)).toMatch(/no administrator yet/);
+    expect(r.stderr).toContain(
+      `a new appliance secret was made: see it with \`lifeboat server recovery-phrase --data ${F}\``,
+    );
+    noPhraseIn(r.stdout, r.stderr);
+    const init = ok(
+      await lifeboat(['server', 'init', '--data', F], { LIFEBOAT_ADMIN_PASSWORD: ADMIN_PASSWORD }),
+    );
+    expect(init.stderr).toMatch(/has its appliance secret already: see its recovery phrase with/);
+    expect(init.stdout).toMatch(/administrator admin created/);
   });
 
   it('a damaged secret file stops the appliance with one line and exit 3, and is left as it is', async () => {

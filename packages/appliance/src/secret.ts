@@ -357,7 +357,8 @@ export async function writeSecretFileText(
 ): Promise<void> {
   const file = join(dataDir, SECRET_FILE);
   const temp = `${file}.${process.pid}.tmp`;
-  const handle = await open(temp, 'w', 0o600);
+  await unlink(temp).catch(() => {}); // a leftover of a crash: open() would keep its mode
+  const handle = await open(temp, 'wx', 0o600);
   try {
     await handle.writeFile(text);
     await handle.sync();

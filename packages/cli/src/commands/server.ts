@@ -20,6 +20,7 @@ interface ServerFlags {
   tlsKey?: string;
   adminUser: string;
   loginTtl: string;
+  testMode?: boolean;
 }
 
 export function registerServer(program: Command): void {
@@ -37,9 +38,12 @@ export function registerServer(program: Command): void {
     .option('--tls-key <file>', "the operator's private key (PEM) for --tls-cert")
     .option('--admin-user <name>', 'name of the first administrator (with LIFEBOAT_ADMIN_PASSWORD)', 'admin')
     .option('--login-ttl <hours>', 'how long a login lasts', '12')
+    .option('--test-mode', 'TESTS ONLY: a clock that POST /test/clock moves, and the test-only routes')
     .action(async (o: ServerFlags) => {
       const { startServer } = await import('@lifeboat/api');
-      const { defaultDataDir, KeyRing, setSecretKms } = await import('@lifeboat/appliance');
+      const { defaultDataDir, KeyRing, readSecretFileText, setSecretKms } = await import(
+        '@lifeboat/appliance'
+      );
       setSecretKms(cliKms());
       const { host, port } = parseListen(o.listen);
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey))
@@ -49,6 +53,7 @@ export function registerServer(program: Command): void {
         throw new UsageError('--login-ttl takes hours, from more than 0 to 720');
       const dataDir = o.data ?? defaultDataDir();
       const password = process.env.LIFEBOAT_ADMIN_PASSWORD;
+      const hadSecret = (await readSecretFileText(dataDir)) !== undefined;
       const running = await startServer({
         dataDir,
         host,
@@ -57,14 +62,26 @@ export function registerServer(program: Command): void {
         tlsFiles: o.tlsCert && o.tlsKey ? { certFile: o.tlsCert, keyFile: o.tlsKey } : undefined,
         firstAdministrator: password ? { name: o.adminUser, password } : undefined,
         loginTtlMs: ttl * 3_600_000,
+        testMode: o.testMode,
         log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+      }).catch(async (err: unknown) => {
+        // A start that failed after making the secret (no administrator yet, say) still says where its phrase is.
+        if (!hadSecret && (await readSecretFileText(dataDir).catch(() => undefined)) !== undefined) {
+          process.stderr.write(
+            `a new appliance secret was made: see it with \`lifeboat server recovery-phrase --data ${dataDir}\`\n`,
+          );
+        }
+        throw err;
       });
       if (running.appliance.secretCreated && running.appliance.secrets instanceof KeyRing) {
         await announceSecret(running.appliance.secrets, dataDir, undefined);
       }
+      const signalled = untilSignalled(); // before the ready line: a signal right after it stops gracefully
+      if (o.testMode)
+        print('TEST MODE: the clock moves on request (POST /api/v1/test/clock); never use it for real data');
       print(`lifeboat appliance: ${running.url}/api/v1 (data ${dataDir})`);
       if (running.fingerprint) print(`certificate SHA-256 fingerprint: ${running.fingerprint}`);
-      await untilSignalled();
+      await signalled;
       process.stderr.write('stopping: finishing requests in flight\n');
       await running.close();
     });
@@ -116,6 +133,9 @@ export function registerServer(program: Command): void {
             `${dataDir} has an appliance secret already: init never replaces it (see its phrase with \`lifeboat server recovery-phrase\`, replace its key with \`lifeboat server rotate-secret\`)`,
           );
         }
+        process.stderr.write(
+          `${dataDir} has its appliance secret already: see its recovery phrase with \`lifeboat server recovery-phrase --data ${dataDir}\`\n`,
+        );
       } else {
         const root = o.fromRecoveryPhraseFile ? await readPhraseFile(o.fromRecoveryPhraseFile) : undefined;
         const olderFrom = o.olderKeysFrom ? readTextFile(o.olderKeysFrom) : undefined;
