@@ -1,16 +1,19 @@
 /**
  * Issue 16, end to end: the appliance's secret wrapped by a KMS key of the sandbox (nothing plain on disk, unwrapped
  * at start through AWS_ENDPOINT_URL, one clear line when KMS refuses), restored from a `--kms-file-out` copy, or
- * from the newest phrase with no KMS at all; and the phrase shown at a terminal (a pseudo-terminal from script(1)).
+ * from the newest phrase with no KMS at all; the phrase shown at a terminal (a pseudo-terminal from script(1)); and
+ * the proof: AWS access keys stored (sealed) by one appliance, still used after a rotation, are used by a second
+ * appliance restored from the newest phrase, a copy of secret.json and a copy of the catalog.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateAliasCommand, CreateKeyCommand, DisableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { type RunningSandbox, startSandbox } from '@lifeboat/sandbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_PASSWORD,
+  Api,
   BIN,
   lifeboat,
   oneLineError,
@@ -240,5 +243,124 @@ describe('the recovery phrase at a terminal', () => {
     expect(out).toMatch(PHRASE);
     ok(await lifeboat(['server', 'recovery-phrase', '--data', E, '--file', join(work, 'phrase-e')]));
     expect(PHRASE.exec(out)?.[0]).toBe(phraseIn(join(work, 'phrase-e')));
+  });
+});
+
+/** A running `lifeboat server` with the AWS environment (appliance-process.ts starts one without it). */
+async function startWith(
+  data: string,
+  env: Record<string, string>,
+): Promise<{ api: Api; output: () => string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [BIN, 'server', '--data', data, '--listen', '127.0.0.1:0'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  servers.add(child);
+  let out = '';
+  const closed = new Promise<void>((done) => child.once('close', () => done()));
+  const base = await new Promise<string>((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`no start in 30 s:\n${out}`)), 30_000);
+    const read = (s: string) => {
+      out += s;
+      const m = /lifeboat appliance: (\S+\/api\/v1)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        done(m[1]!);
+      }
+    };
+    child.stdout.setEncoding('utf8').on('data', read);
+    child.stderr.setEncoding('utf8').on('data', read);
+    child.once('exit', (code) => fail(new Error(`exited ${code}:\n${out}`)));
+  });
+  return {
+    api: new Api(base),
+    output: () => out,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await closed;
+      servers.delete(child);
+    },
+  };
+}
+
+describe('stored credentials across appliances (the proof of issue 16)', () => {
+  it("a second appliance restored from the newest recovery phrase uses the first one's stored credentials", async () => {
+    const P = join(work, 'p');
+    const Q = join(work, 'q');
+    const R = join(work, 'r');
+    const account = sandbox.accounts[1]!;
+    ok(
+      await lifeboat(['server', 'init', '--data', P, '--recovery-phrase-file', join(work, 'phrase-p1')], {
+        LIFEBOAT_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      }),
+    );
+    // P stores an account's access keys, sealed with its first key
+    let p = await startWith(P, aws);
+    let token = await p.api.login('admin', ADMIN_PASSWORD);
+    const added = await p.api.call('POST', '/accounts', {
+      token,
+      body: {
+        name: 'prod',
+        regions: ['us-east-1'],
+        accessKeys: { accessKeyId: account.accessKeyId, secretAccessKey: account.secretAccessKey },
+      },
+    });
+    expect(added.status, added.text).toBe(201);
+    expect(added.text).not.toContain(account.secretAccessKey);
+    await p.stop();
+    // a rotation: the keys sealed with the older key still open in P
+    ok(
+      await lifeboat([
+        'server',
+        'rotate-secret',
+        '--data',
+        P,
+        '--recovery-phrase-file',
+        join(work, 'phrase-p2'),
+      ]),
+    );
+    p = await startWith(P, aws);
+    token = await p.api.login('admin', ADMIN_PASSWORD);
+    const checked = await p.api.call('POST', '/accounts/prod/check', { token });
+    expect(checked.status, checked.text).toBe(200);
+    mkdirSync(Q, { recursive: true });
+    mkdirSync(R, { recursive: true });
+    ok(await lifeboat(['server', 'backup-catalog', join(Q, 'catalog.db'), '--data', P]));
+    copyFileSync(join(Q, 'catalog.db'), join(R, 'catalog.db'));
+    await p.stop();
+    expect(p.output()).not.toMatch(PHRASE);
+    copyFileSync(join(P, 'secret.json'), join(work, 'secret-p.json'));
+
+    // Q: the newest phrase and a copy of secret.json, with the catalog copy: the stored keys work
+    ok(
+      await lifeboat([
+        'server',
+        'init',
+        '--data',
+        Q,
+        '--from-recovery-phrase-file',
+        join(work, 'phrase-p2'),
+        '--older-keys-from',
+        join(work, 'secret-p.json'),
+      ]),
+    );
+    const q = await startWith(Q, aws);
+    const qToken = await q.api.login('admin', ADMIN_PASSWORD);
+    const qChecked = await q.api.call('POST', '/accounts/prod/check', { token: qToken });
+    expect(qChecked.status, qChecked.text).toBe(200);
+    await q.stop();
+    expect(q.output()).not.toMatch(PHRASE);
+
+    // R: the newest phrase alone restores only the newest key: keys sealed before the rotation do not open
+    ok(
+      await lifeboat(['server', 'init', '--data', R, '--from-recovery-phrase-file', join(work, 'phrase-p2')]),
+    );
+    const r = await startWith(R, aws);
+    const rToken = await r.api.login('admin', ADMIN_PASSWORD);
+    const rChecked = await r.api.call<{ code: string }>('POST', '/accounts/prod/check', { token: rToken });
+    expect(rChecked.status).toBe(500);
+    expect(rChecked.body.code).toBe('SECRET_MISMATCH');
+    await r.stop();
   });
 });
