@@ -359,7 +359,7 @@ describe('stored credentials across appliances (the proof of issue 16)', () => {
     const r = await startWith(R, aws);
     const rToken = await r.api.login('admin', ADMIN_PASSWORD);
     const rChecked = await r.api.call<{ code: string }>('POST', '/accounts/prod/check', { token: rToken });
-    expect(rChecked.status).toBe(500);
+    expect(rChecked.status).toBe(409);
     expect(rChecked.body.code).toBe('SECRET_MISMATCH');
     await r.stop();
   });

@@ -76,7 +76,7 @@ export class KeyRing implements SecretBox {
     if (format !== 'lb1' || !key || body.length < 28) {
       throw new ApplianceError(
         'SECRET_MISMATCH',
-        `a sealed value (key ${id ?? '?'}) is not one this appliance can open`,
+        `a sealed value (key ${id ?? '?'}) was sealed by a key this appliance does not have: restore the older keys (server init --older-keys-from) or enter that secret again`,
       );
     }
     try {
