@@ -120,6 +120,8 @@ export interface StartOptions {
   loginTtlHours?: number;
   listen?: string;
   args?: string[];
+  /** More environment for the server process. */
+  env?: Record<string, string | undefined>;
 }
 
 /** A running `lifeboat server`. */
@@ -151,7 +153,7 @@ export class ApplianceProcess {
     const password = options.adminPassword === undefined ? ADMIN_PASSWORD : options.adminPassword;
     const child = track(
       spawn(process.execPath, [BIN, ...args], {
-        env: childEnv({ LIFEBOAT_ADMIN_PASSWORD: password ?? undefined }),
+        env: childEnv({ LIFEBOAT_ADMIN_PASSWORD: password ?? undefined, ...options.env }),
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
       }),
