@@ -8,6 +8,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Appliance, can, PERMISSIONS, type Permission, ROLE_PERMISSIONS } from '@lifeboat/appliance';
+import { type RunningSandbox, startSandbox } from '@lifeboat/sandbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_PASSWORD,
@@ -40,7 +41,7 @@ let openapi: {
 let operations: Operation[];
 
 beforeAll(async () => {
-  server = await ApplianceProcess.start();
+  server = await ApplianceProcess.start({ env: await walkAws() });
   api = new Api(server.api);
   admin = await api.login('admin', ADMIN_PASSWORD);
   const r = await api.call<typeof openapi>('GET', '/openapi.json', { token: admin });
@@ -60,7 +61,29 @@ beforeAll(async () => {
   }
 });
 
-afterAll(stopAll);
+afterAll(async () => {
+  await stopAll();
+  await sandbox?.close();
+});
+
+/** AWS for the account routes: a sandbox, whose first account's keys register accounts that work. */
+let sandbox: RunningSandbox;
+async function walkAws(): Promise<Record<string, string>> {
+  sandbox = await startSandbox({ fast: true });
+  const own = sandbox.accounts[1]!;
+  return {
+    AWS_ACCESS_KEY_ID: own.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: own.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL: sandbox.endpoint,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    LIFEBOAT_INVENTORY_INTERVAL: '0',
+  };
+}
+const accountKeys = () => ({
+  accessKeyId: sandbox.accounts[0]!.accessKeyId,
+  secretAccessKey: sandbox.accounts[0]!.secretAccessKey,
+});
 
 /** What fastify itself serves: `printRoutes` of an API built in this process on a scratch data folder. */
 async function fastifyRoutes(): Promise<Set<string>> {
@@ -152,6 +175,11 @@ describe('every operation with every role', () => {
     // A walker of each role, administrators included (its password change must not end the others' admin login).
     for (const role of ROLES) await api.addUser(admin, `walk-${role}`, role, password(role));
     await api.addUser(admin, 'walk-target', 'viewer');
+    const acct = await api.call('POST', '/accounts', {
+      token: admin,
+      body: { name: 'walk-target', accessKeys: accountKeys() },
+    });
+    expect(acct.status, acct.text).toBe(201);
     tokens.set('none', undefined);
     for (const role of ROLES) tokens.set(role, await relogin(role));
   });
@@ -183,6 +211,18 @@ describe('every operation with every role', () => {
         const name = `walk-gone-${seq++}`;
         if (role !== 'none' && can(role, 'users.write')) await api.addUser(admin, name, 'viewer');
         return { path: `/users/${role !== 'none' && can(role, 'users.write') ? name : 'walk-target'}` };
+      }
+      case 'POST /accounts':
+        return { path: op.path, body: { name: `walk-acct-${seq++}`, accessKeys: accountKeys() } };
+      case 'POST /inventory/refresh':
+        return { path: op.path, body: {} };
+      case 'DELETE /accounts/{name}': {
+        const name = `walk-gone-acct-${seq++}`;
+        const allowed = role !== 'none' && can(role, 'accounts.write');
+        if (allowed) {
+          await api.call('POST', '/accounts', { token: admin, body: { name, accessKeys: accountKeys() } });
+        }
+        return { path: `/accounts/${allowed ? name : 'walk-target'}` };
       }
       default:
         if (op.hasBody) throw new Error(`no body for ${key}: add one to this test`);
