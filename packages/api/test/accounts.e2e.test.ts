@@ -410,6 +410,13 @@ describe('secrets', () => {
     expect(audit.text).toMatch(/account\.create/);
     const list = await call('GET', '/accounts');
     expect(list.text).not.toMatch(/sealed|lb\d:/);
+    const table = await ok(['account', 'list']);
+    expect(table.stdout).toMatch(
+      /dr\s+333333333333\s+keys …\w{4}\s+ap-south-1,eu-west-1,us-east-1\s+\d+ instances, 1 region\(s\) failing/,
+    );
+    expect(table.stdout).toMatch(
+      /prod\s+111111111111\s+role lifeboat\s+eu-west-1,us-east-1\s+5 instances\s+missing for snapshots,image-backup/,
+    );
     await ok(['account', 'remove', 'dr']);
     expect((await call('GET', '/accounts/dr')).status).toBe(404);
     expect((await call<{ items: unknown[] }>('GET', '/instances?account=dr')).body.items).toEqual([]);
