@@ -8,6 +8,7 @@
  * in an API answer, the CLI's output or the server's log.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import {
   DescribeImagesCommand,
   EC2Client,
@@ -250,6 +251,18 @@ describe('accounts by access keys', () => {
       accessKeyHint: dr.accessKeyId.slice(-4),
     });
     expect(r.stdout).not.toContain(dr.accessKeyId);
+    // From a file, as `aws iam create-access-key` prints them; never from argv.
+    const file = `${tempDir('keys')}/keys.json`;
+    writeFileSync(
+      file,
+      JSON.stringify({ AccessKey: { AccessKeyId: dr.accessKeyId, SecretAccessKey: dr.secretAccessKey } }),
+      { mode: 0o600 },
+    );
+    const fromFile = await ok(['account', 'add', 'dr-file', '--access-keys-file', file]);
+    expect(fromFile.stdout).toMatch(/added account dr-file: AWS account 333333333333, access keys …\w{4}/);
+    await ok(['account', 'remove', 'dr-file']);
+    const argv = await run(['account', 'add', 'x', '--access-key', dr.accessKeyId]);
+    expect(argv.code).not.toBe(0);
     const bad = await run(['account', 'add', 'nokeys', '--access-keys-from-stdin'], 'just-one-line\n');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/expected two lines/);
