@@ -15,6 +15,8 @@ import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { instanceRoutes } from './routes/instances.js';
 import { openapiRoutes } from './routes/openapi.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { testModeRoutes } from './routes/test-mode.js';
 import { userRoutes } from './routes/users.js';
 import { installValidation } from './validation.js';
 import { VERSION } from './version.js';
@@ -127,6 +129,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       authRoutes(api, ctx);
       userRoutes(api, ctx);
       auditRoutes(api, ctx);
+      sessionRoutes(api, ctx);
+      // Only in `lifeboat server --test-mode`: absent (404) otherwise.
+      if (ctx.appliance.testMode) testModeRoutes(api, ctx);
       accountRoutes(api, ctx);
       instanceRoutes(api, ctx);
       eventRoutes(api, ctx, streams);

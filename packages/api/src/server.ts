@@ -13,6 +13,8 @@ export interface ServerOptions {
   /** The first administrator's name and password, for an empty catalog (from LIFEBOAT_ADMIN_PASSWORD). */
   firstAdministrator?: { name: string; password: string };
   loginTtlMs?: number;
+  /** `--test-mode`: a clock that tests move (POST /test/clock) and the test-only routes. Never in production. */
+  testMode?: boolean;
   log?: (line: string) => void;
 }
 
@@ -33,7 +35,11 @@ export function isLoopback(host: string): boolean {
 /** Opens the data folder and serves the API; the caller owns signals and the process. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const appliance = await Appliance.open({ dataDir: options.dataDir, loginTtlMs: options.loginTtlMs });
+  const appliance = await Appliance.open({
+    dataDir: options.dataDir,
+    loginTtlMs: options.loginTtlMs,
+    testMode: options.testMode,
+  });
   try {
     if ((await appliance.users.count()) === 0) {
       if (!options.firstAdministrator) {
@@ -48,6 +54,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       );
       log(`created the first administrator ${options.firstAdministrator.name}`);
     }
+    // Sessions left by the last run: tasks resumed or failed `interrupted`, queued ones started.
+    await appliance.jobs.start();
     const useTls = options.forceTls || options.tlsFiles !== undefined || !isLoopback(options.host);
     const tls = useTls ? await loadTls(options.dataDir, options.host, options.tlsFiles) : undefined;
     const api = await buildApi({ appliance, tls, log });

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Appliance, can, PERMISSIONS, type Permission, ROLE_PERMISSIONS } from '@lifeboat/appliance';
+import { Appliance, can, PERMISSIONS, type Permission, ROLE_PERMISSIONS, SYSTEM } from '@lifeboat/appliance';
 import { type RunningSandbox, startSandbox } from '@lifeboat/sandbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -39,9 +39,29 @@ let openapi: {
   paths: Record<string, Record<string, Record<string, unknown>>>;
 };
 let operations: Operation[];
+/** A session that ended, made before the server started (a session's routes need one that exists). */
+let sessionId: string;
+
+/** A data folder holding one finished session, so that the walk finds an existing {id}. */
+async function dataWithSession(): Promise<string> {
+  const data = join(mkdtempSync(join(tmpdir(), 'lifeboat-api-walk-')), 'data');
+  const appliance = await Appliance.open({
+    dataDir: data,
+    taskKinds: [{ kind: 'walk', run: async () => {} }],
+  });
+  try {
+    await appliance.jobs.start();
+    const session = await appliance.jobs.startSession(SYSTEM, { kind: 'walk', tasks: [{}] });
+    await appliance.jobs.whenEnded(session.id);
+    sessionId = session.id;
+  } finally {
+    await appliance.close();
+  }
+  return data;
+}
 
 beforeAll(async () => {
-  server = await ApplianceProcess.start({ env: await walkAws() });
+  server = await ApplianceProcess.start({ data: await dataWithSession(), env: await walkAws() });
   api = new Api(server.api);
   admin = await api.login('admin', ADMIN_PASSWORD);
   const r = await api.call<typeof openapi>('GET', '/openapi.json', { token: admin });
@@ -226,7 +246,7 @@ describe('every operation with every role', () => {
       }
       default:
         if (op.hasBody) throw new Error(`no body for ${key}: add one to this test`);
-        return { path: op.path.replace('{name}', 'walk-target') };
+        return { path: op.path.replace('{name}', 'walk-target').replace('{id}', sessionId) };
     }
   }
 

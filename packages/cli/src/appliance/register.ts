@@ -1,15 +1,17 @@
-/** The appliance's client commands (issue 15): login, logout, whoami, user, audit. */
+/** The appliance's client commands (issues 15, 16): login, logout, whoami, user, audit, session. */
 import type { Command } from 'commander';
 import { registerAccounts } from '../commands/accounts.js';
 import { registerAudit } from '../commands/audit.js';
 import { registerInstances } from '../commands/instances.js';
 import { registerLogin } from '../commands/login.js';
+import { registerSessions } from '../commands/sessions.js';
 import { registerUsers } from '../commands/users.js';
 
 export function registerApplianceClient(program: Command): void {
   registerLogin(program);
   registerUsers(program);
   registerAudit(program);
+  registerSessions(program);
   registerAccounts(program);
   registerInstances(program);
 }
