@@ -329,6 +329,55 @@ describe('the engine', () => {
   });
 });
 
+describe('restart', () => {
+  it('fails a task whose kind is gone, keeps queued tasks waiting behind the limits, and never runs a task twice', async () => {
+    const runs = new Map<string, number>();
+    const hold: TaskKind = {
+      kind: 'hold',
+      async run(ctx) {
+        runs.set(ctx.task.id, (runs.get(ctx.task.id) ?? 0) + 1);
+        await ctx.sleep(60_000);
+      },
+    };
+    const quick: TaskKind = {
+      kind: 'hold',
+      async run(ctx) {
+        runs.set(ctx.task.id, (runs.get(ctx.task.id) ?? 0) + 1);
+      },
+    };
+    const other: TaskKind = { kind: 'other', run: async () => {} };
+    let a = await appliance({ taskKinds: [hold, other], jobLimits: { overall: 1 } });
+    const s = await a.jobs.startSession(ALICE, {
+      kind: 'hold',
+      tasks: [{}, {}, { kind: 'other' }],
+    });
+    for (let i = 0; i < 100 && runs.size === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    // Restarted without the kind 'other', and 'hold' now quick: the running one is interrupted (no resume), the
+    // queued 'hold' runs once, the queued 'other' fails.
+    a = await reopen(a, { taskKinds: [quick] });
+    await a.jobs.whenEnded(s.id);
+    const full = await a.jobs.get(s.id);
+    expect(full.tasks.map((t) => t.state)).toEqual(['interrupted', 'succeeded', 'failed']);
+    expect(full.tasks[2]!.error!.code).toBe('UNKNOWN_KIND');
+    expect([...runs.values()]).toEqual([1, 1]);
+    expect(full.state).toBe('failed');
+  });
+
+  it('a session cancelled before the restart ends cancelled after it, its queued tasks never started', async () => {
+    const idle: TaskKind = { kind: 'idle2', run: (ctx) => ctx.sleep(60_000) };
+    let a = await appliance({ taskKinds: [idle], jobLimits: { overall: 1 } });
+    const s = await a.jobs.startSession(ALICE, { kind: 'idle2', tasks: [{}, {}] });
+    await a.catalog.sessions.update(s.id, { cancelRequested: true }); // asked, then the appliance died
+    a = await reopen(a, { taskKinds: [idle] });
+    const ended = await a.jobs.whenEnded(s.id);
+    expect(ended.state).toBe('cancelled');
+    expect((await a.jobs.get(s.id)).tasks.map((t) => [t.state, t.attempts])).toEqual([
+      ['interrupted', 1],
+      ['cancelled', 0],
+    ]);
+  });
+});
+
 describe('against the sandbox', () => {
   /** Creates a volume tagged with its session and task (at creation), then waits; resumes by finding it by tag. */
   function volumeKind(waitMs: number): TaskKind {
