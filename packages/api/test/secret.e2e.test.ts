@@ -180,7 +180,9 @@ describe("the appliance's secret, across appliances", () => {
     const { ring } = await readKeyRing(C);
     expect(ring.currentId).toBe(firstKey);
     expect(ring.open('account-credentials', beforeRotation).toString()).toBe('AKIA before rotation');
-    expect(() => ring.open('account-credentials', afterRotation)).toThrow(/sealed by a key this appliance does not have/);
+    expect(() => ring.open('account-credentials', afterRotation)).toThrow(
+      /sealed by a key this appliance does not have/,
+    );
   });
 
   it('recovery-phrase refuses a non-terminal stdout without --file; --file writes the current phrase, 0600', async () => {

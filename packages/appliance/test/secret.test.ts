@@ -51,7 +51,9 @@ describe("the appliance's secret", () => {
     body[14]! ^= 1;
     const tampered = `lb1:${ring.currentId}:${body.toString('base64url')}`;
     expect(() => ring.open('account-credentials', tampered)).toThrow(/failed authentication/);
-    expect(() => ring.open('account-credentials', 'lb1:k9:AAAA')).toThrow(/sealed by a key this appliance does not have/);
+    expect(() => ring.open('account-credentials', 'lb1:k9:AAAA')).toThrow(
+      /sealed by a key this appliance does not have/,
+    );
   });
 
   it('keeps what older keys sealed readable after a rotation; older keys are on disk only sealed', async () => {
