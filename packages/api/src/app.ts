@@ -116,7 +116,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     return payload;
   });
   // The inventory's schedule runs while the API serves (not in tests that only inject requests).
-  app.addHook('onListen', async () => options.appliance.startSchedules());
+  app.addHook('onListen', async () => options.appliance.startSchedules(log));
   app.addHook('preClose', async () => {
     for (const res of streams) res.end();
   });

@@ -15,6 +15,8 @@ export interface ServerOptions {
   loginTtlMs?: number;
   /** `--test-mode`: a clock that tests move (POST /test/clock) and the test-only routes. Never in production. */
   testMode?: boolean;
+  /** How often a refresh session reads the inventory, in ms (0: only on demand; default LIFEBOAT_INVENTORY_INTERVAL, else 15 minutes). */
+  inventoryIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -39,6 +41,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     dataDir: options.dataDir,
     loginTtlMs: options.loginTtlMs,
     testMode: options.testMode,
+    ...(options.inventoryIntervalMs !== undefined && { inventoryIntervalMs: options.inventoryIntervalMs }),
   });
   try {
     if ((await appliance.users.count()) === 0) {

@@ -92,6 +92,34 @@ async function ok(args: string[], input = '') {
   return r;
 }
 
+interface SessionBody {
+  id: string;
+  kind: string;
+  name: string;
+  state: string;
+  counts: Record<string, number>;
+  tasks: Array<{
+    id: string;
+    kind: string;
+    account: string;
+    region: string;
+    state: string;
+    attempts: number;
+    error: { code: string; message: string } | null;
+    result: Record<string, unknown> | null;
+  }>;
+}
+
+/** GET /sessions/{id} until the session ended (every 100 ms, at most 20 s). */
+async function ended(id: string): Promise<SessionBody> {
+  for (const stop = Date.now() + 20_000; Date.now() < stop; ) {
+    const s = (await call<SessionBody>('GET', `/sessions/${id}`)).body;
+    if (['succeeded', 'warning', 'failed', 'cancelled'].includes(s.state)) return s;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`session ${id} did not end in 20 s`);
+}
+
 async function launch(i: number, region: string, name: string): Promise<string> {
   const client = ec2(i, region);
   try {
@@ -134,8 +162,9 @@ beforeAll(async () => {
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL: sandbox.endpoint,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      LIFEBOAT_INVENTORY_INTERVAL: '0',
     },
+    // No scheduled refresh: the tests start them.
+    args: ['--inventory-interval', '0'],
   });
   api = new Api(appliance.api);
   token = await api.login('admin', ADMIN_PASSWORD);
@@ -275,15 +304,100 @@ describe('accounts by access keys', () => {
 });
 
 describe('inventory', () => {
-  it('lists the instances of two accounts over two regions with their volumes; a failing region is reported', async () => {
-    // dr also scans ap-south-1, a region this AWS (the sandbox) refuses: it fails alone, and says so.
+  it('a refresh session of 2 accounts × 2 regions (+ a refused region) under throttling and 5xx: retried, isolated, failed', async () => {
+    // prod × us-east-1 only: its DescribeInstances throttled twice, then its DescribeVolumes answers 503 once.
+    sandbox.clearFaults();
+    const where = { service: 'ec2', account: '111111111111', region: 'us-east-1' };
+    sandbox.addFault({ ...where, operation: 'DescribeInstances', kind: 'throttle', count: 2 });
+    sandbox.addFault({ ...where, operation: 'DescribeVolumes', kind: 'error5xx', status: 503, count: 1 });
+    const started = Date.now();
+    let session: SessionBody;
+    try {
+      const r = await call<SessionBody>('POST', '/inventory/refresh', {});
+      expect(r.status, r.text).toBe(202);
+      expect(r.body).toMatchObject({ kind: 'inventory', name: 'inventory refresh' });
+      expect(r.body.tasks.map((t) => `${t.kind} ${t.account}/${t.region}`).sort()).toEqual([
+        'inventory.region dr/ap-south-1',
+        'inventory.region dr/eu-west-1',
+        'inventory.region dr/us-east-1',
+        'inventory.region prod/eu-west-1',
+        'inventory.region prod/us-east-1',
+      ]);
+      session = await ended(r.body.id);
+    } finally {
+      sandbox.clearFaults();
+    }
+    expect(Date.now() - started).toBeLessThan(20_000);
+    // dr × ap-south-1 is a region this AWS (the sandbox) refuses: failed, with AWS's code; never retried.
+    expect(session.state).toBe('failed');
+    const task = (account: string, region: string) =>
+      session.tasks.find((t) => t.account === account && t.region === region)!;
+    const refused = task('dr', 'ap-south-1');
+    expect(refused).toMatchObject({ state: 'failed', error: { code: 'AuthFailure' } });
+    expect(refused.error!.message).toMatch(/^EC2 in ap-south-1: AuthFailure: /);
+    // The throttled and 5xx region succeeded after retries: 4 EC2 attempts, each retry in the session's log.
+    const throttled = task('prod', 'us-east-1');
+    expect(throttled).toMatchObject({ state: 'succeeded', error: null, attempts: 1 });
+    expect(throttled.result).toMatchObject({ instances: 3, gone: 0, awsAttempts: 4 });
+    const log = await call<{ items: Array<{ level: string; message: string }> }>(
+      'GET',
+      `/sessions/${session.id}/log?task=${throttled.id}`,
+    );
+    const retries = log.body.items.filter((l) => l.level === 'warn').map((l) => l.message);
+    expect(retries).toEqual([
+      expect.stringMatching(/^throttled \(RequestLimitExceeded 503\): attempt 2 in \d+ ms$/),
+      expect.stringMatching(/^throttled \(RequestLimitExceeded 503\): attempt 3 in \d+ ms$/),
+      expect.stringMatching(/^server error \(Unavailable 503\): attempt 4 in \d+ ms$/),
+    ]);
+    expect(log.body.items.map((l) => l.message)).toContainEqual('3 instances, 0 gone (4 EC2 attempts)');
+    // A failure never fails its neighbours.
+    for (const [account, region, instances] of [
+      ['prod', 'eu-west-1', 2],
+      ['dr', 'us-east-1', 1],
+      ['dr', 'eu-west-1', 1],
+    ] as const) {
+      expect(task(account, region), `${account}/${region}`).toMatchObject({
+        state: 'succeeded',
+        result: { instances, awsAttempts: 1 },
+      });
+    }
+    expect(session.counts).toMatchObject({ succeeded: 4, failed: 1 });
+    // The same refresh waited for over HTTP: its outcome per account × region.
+    const waited = await call<{ sessionId: string; state: string; regions: Array<Record<string, unknown>> }>(
+      'POST',
+      '/inventory/refresh',
+      { account: 'dr', wait: true },
+    );
+    expect(waited.status, waited.text).toBe(200);
+    expect(waited.body.state).toBe('failed');
+    expect(waited.body.regions).toEqual([
+      expect.objectContaining({
+        account: 'dr',
+        region: 'ap-south-1',
+        ok: false,
+        error: expect.stringMatching(/AuthFailure/),
+      }),
+      expect.objectContaining({ account: 'dr', region: 'eu-west-1', ok: true, instances: 1 }),
+      expect.objectContaining({ account: 'dr', region: 'us-east-1', ok: true, instances: 1 }),
+    ]);
+    // The CLI follows the session like `session show --follow`: exit 8 (failed), then each account × region.
     const refresh = await run(['instance', 'refresh', '--wait']);
-    expect(refresh.code, refresh.stderr).toBe(1);
-    expect(refresh.stdout).toMatch(/dr\s+ap-south-1\s+FAILED: /);
+    expect(refresh.code, refresh.stderr).toBe(8);
+    expect(refresh.stdout).toMatch(/^inventory refresh: session [0-9a-f-]{36}\n/);
+    expect(refresh.stdout).toMatch(/session [0-9a-f-]{36} failed \(4 succeeded, 1 failed\)/);
+    expect(refresh.stdout).toMatch(/dr\s+ap-south-1\s+FAILED: AuthFailure: /);
     expect(refresh.stdout).toMatch(/prod\s+eu-west-1\s+2 instances/);
     expect(refresh.stdout).toMatch(/prod\s+us-east-1\s+3 instances/);
     expect(refresh.stdout).toMatch(/dr\s+us-east-1\s+1 instances/);
     expect(refresh.stdout).toMatch(/dr\s+eu-west-1\s+1 instances/);
+    const one = await run(['instance', 'refresh', '--wait', '--account', 'prod']);
+    expect(one.code, one.stderr).toBe(0);
+    const started2 = await ok(['instance', 'refresh', '--account', 'prod', '--region', 'eu-west-1']);
+    expect(started2.stdout).toMatch(
+      /inventory refresh started: session ([0-9a-f-]{36}) \(1 account × region\)/,
+    );
+    const id = /session ([0-9a-f-]{36})/.exec(started2.stdout)![1]!;
+    expect((await ended(id)).state).toBe('succeeded');
     const list = JSON.parse((await ok(['--json', 'instance', 'list'])).stdout) as Array<{
       account: string;
       region: string;
@@ -331,7 +445,7 @@ describe('inventory', () => {
     sandbox.setPermissions('arn:aws:iam::333333333333:root', ['ec2:DescribeRegions']);
     try {
       const r = await run(['instance', 'refresh', '--wait', '--account', 'dr']);
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(8);
       expect(r.stdout).toMatch(/dr\s+us-east-1\s+FAILED: .*UnauthorizedOperation/);
     } finally {
       sandbox.setPermissions('arn:aws:iam::333333333333:root', null);

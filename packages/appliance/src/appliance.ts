@@ -36,8 +36,9 @@ export interface ApplianceOptions {
   /** The AWS side of accounts and inventory (default: AwsAccounts, SDK clients configured from the environment). */
   aws?: AccountsAws;
   /**
-   * How often the inventory refreshes every account (default: LIFEBOAT_INVENTORY_INTERVAL minutes, else 15; 0: only
-   * on demand). Scheduled by startSchedules() once the API listens, not by open().
+   * How often a refresh session reads every account (`lifeboat server --inventory-interval`; else the
+   * LIFEBOAT_INVENTORY_INTERVAL minutes, else 15; 0: only on demand). Scheduled by startSchedules() once the API
+   * listens, not by open().
    */
   inventoryIntervalMs?: number;
 }
@@ -98,11 +99,23 @@ export class Appliance {
     this.idempotency = new IdempotencyService(catalog, clock);
     const aws = options.aws!;
     const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+    this.jobs = new JobEngine(catalog, this.events, this.audit, clock, options.jobLimits);
     this.accounts = new AccountService(catalog, this.audit, secrets, aws, clock, region, (a) => {
-      // A new account's first inventory, in the background; its outcome is recorded per region.
-      void this.inventory.refresh({ account: a.name }).catch(() => {});
+      // A new account's first inventory: a session of its regions; their outcome is recorded per region.
+      void this.inventory
+        .start(SYSTEM, { account: a.name }, `first inventory of account ${a.name}`)
+        .catch(() => {});
     });
-    this.inventory = new InventoryService(catalog, this.accounts, aws, this.audit, this.events, clock);
+    this.inventory = new InventoryService(
+      catalog,
+      this.accounts,
+      aws,
+      this.audit,
+      this.events,
+      clock,
+      this.jobs,
+    );
+    this.jobs.register(this.inventory.kind);
     const minutes = Number(process.env.LIFEBOAT_INVENTORY_INTERVAL);
     this.inventoryIntervalMs =
       options.inventoryIntervalMs ??
@@ -110,7 +123,6 @@ export class Appliance {
         ? minutes * 60_000
         : DEFAULT_INVENTORY_INTERVAL_MS);
     this.testMode = options.testMode ?? false;
-    this.jobs = new JobEngine(catalog, this.events, this.audit, clock, options.jobLimits);
   }
 
   static async open(options: ApplianceOptions): Promise<Appliance> {
@@ -153,14 +165,17 @@ export class Appliance {
     return this.users.bootstrap(SYSTEM, name, password);
   }
 
-  /** The inventory's schedule (every 15 minutes by default); the API starts it once it listens. */
-  startSchedules(): void {
-    this.inventory.schedule(this.inventoryIntervalMs);
+  /**
+   * The inventory's schedule (a refresh session every 15 minutes by default); the API starts it once it listens.
+   * `log` gets its lines (a skipped tick).
+   */
+  startSchedules(log?: (line: string) => void): void {
+    this.inventory.schedule(this.inventoryIntervalMs, log);
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    await this.inventory.stop();
+    this.inventory.stop();
     await this.jobs.close();
     await this.catalog.close();
     await this.lock.release();

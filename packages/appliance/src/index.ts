@@ -26,6 +26,8 @@ export { TOPIC_PERMISSION } from './events.js';
 export type { StoredResponse } from './idempotency.js';
 export {
   DEFAULT_INVENTORY_INTERVAL_MS,
+  INVENTORY_SESSION,
+  INVENTORY_TASK,
   type Instance,
   type InstanceFilter,
   InventoryService,
@@ -33,6 +35,7 @@ export {
   type RefreshReport,
   type RefreshScope,
   type RegionRefresh,
+  type RegionTaskInput,
   type RetainGone,
 } from './inventory/service.js';
 export * from './jobs/index.js';

@@ -213,6 +213,7 @@ describe('inventory', () => {
   it('one failing region never stops the others; its error is kept; vanished instances are kept as gone', async () => {
     const aws = new FakeAws();
     const a = await open('inventory', aws);
+    await a.jobs.start();
     try {
       aws.regions['us-east-1'] = [vm('i-1'), vm('i-2', { state: 'stopped', tags: { Env: 'dev' } })];
       aws.regions['eu-west-1'] = new Error('EC2 in eu-west-1: UnauthorizedOperation: no');
@@ -232,6 +233,14 @@ describe('inventory', () => {
           error: expect.stringMatching(/UnauthorizedOperation/),
         },
         { account: 'prod', region: 'us-east-1', ok: true, instances: 2, gone: 0, error: null },
+      ]);
+      // A session `inventory` of one task per account × region: the failed one failed it, alone.
+      expect(report.state).toBe('failed');
+      const session = await a.jobs.get(report.sessionId);
+      expect(session.kind).toBe('inventory');
+      expect(session.tasks.map((t) => [t.kind, t.region, t.state])).toEqual([
+        ['inventory.region', 'eu-west-1', 'failed'],
+        ['inventory.region', 'us-east-1', 'succeeded'],
       ]);
       const shown = await a.accounts.get('prod');
       expect(shown.inventory.find((s) => s.region === 'eu-west-1')).toMatchObject({
@@ -266,6 +275,40 @@ describe('inventory', () => {
         'i-2',
       ]);
     } finally {
+      await a.close();
+    }
+  });
+});
+
+describe('inventory schedule', () => {
+  it('starts a refresh session per tick, and skips a tick while the last one still runs', async () => {
+    const aws = new FakeAws();
+    const a = await Appliance.open({ dataDir: join(work, 'schedule'), aws, inventoryIntervalMs: 40 });
+    await a.jobs.start();
+    let release = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    aws.instances = async () => {
+      await gate;
+      return [];
+    };
+    const lines: string[] = [];
+    try {
+      await a.accounts.create(SYSTEM, { name: 'prod', roleArn: 'arn:aws:iam::111111111111:role/lifeboat' });
+      a.startSchedules((l) => lines.push(l));
+      await new Promise((r) => setTimeout(r, 300));
+      // The first read of the new account still runs: every tick is skipped.
+      expect(lines.length).toBeGreaterThan(1);
+      expect(
+        lines.every((l) => /scheduled refresh skipped: session .* is still (running|queued)/.test(l)),
+      ).toBe(true);
+      release();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(lines.some((l) => /scheduled refresh started: session /.test(l))).toBe(true);
+      const sessions = await a.jobs.list({ kind: 'inventory', limit: 50 });
+      expect(sessions.map((s) => s.name)).toContain('scheduled inventory refresh');
+      expect(sessions.map((s) => s.name)).toContain('first inventory of account prod');
+    } finally {
+      a.inventory.stop();
       await a.close();
     }
   });

@@ -235,9 +235,20 @@ export class AwsAccounts {
     }
   }
 
-  /** The instances of a region with their volumes (terminated ones left out: they are gone). */
-  async instances(access: AccountAccess, region: string): Promise<InstanceView[]> {
-    const ec2 = new EC2Client({ ...this.common(region), credentials: this.credentials(access) });
+  /**
+   * The instances of a region with their volumes (terminated ones left out: they are gone). `maxAttempts: 1` when
+   * the caller retries (the job engine's withRetries): the SDK's own retries would hide throttling from it.
+   */
+  async instances(
+    access: AccountAccess,
+    region: string,
+    options: { maxAttempts?: number } = {},
+  ): Promise<InstanceView[]> {
+    const ec2 = new EC2Client({
+      ...this.common(region),
+      ...(options.maxAttempts !== undefined && { maxAttempts: options.maxAttempts }),
+      credentials: this.credentials(access),
+    });
     try {
       const found: Instance[] = [];
       const pages = paginateDescribeInstances({ client: ec2, pageSize: 500 }, {});

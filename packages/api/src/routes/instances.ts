@@ -1,9 +1,10 @@
-import { actorOf, isApplianceError } from '@lifeboat/appliance';
+import { actorOf } from '@lifeboat/appliance';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { type ApiContext, decodeCursor, encodeCursor, principal } from '../context.js';
 import { Page, PageQuery } from '../schemas.js';
 import { responses } from './responses.js';
+import { SessionStateSchema, SessionWithTasks } from './sessions.js';
 
 /** The inventory (issue 16): instances with their volumes per account and region, and its refresh on demand. */
 const tags = ['inventory'];
@@ -72,7 +73,12 @@ export const Refresh = Type.Object(
     region: Type.Optional(
       Type.String({ maxLength: 32, description: 'one region (default: every scanned one)' }),
     ),
-    wait: Type.Optional(Type.Boolean({ description: 'answer when it is done (200), not at once (202)' })),
+    wait: Type.Optional(
+      Type.Boolean({
+        description:
+          "answer when the session ended (200, with each account × region's outcome), not at once (202)",
+      }),
+    ),
   },
   strict,
 );
@@ -90,10 +96,15 @@ const RegionRefresh = Type.Object(
 );
 
 export const RefreshReport = Type.Object(
-  { startedAt: Time, endedAt: Time, regions: Type.Array(RegionRefresh) },
+  {
+    sessionId: Type.String({ description: 'the refresh session (GET /sessions/{id})' }),
+    state: SessionStateSchema,
+    startedAt: Time,
+    endedAt: Time,
+    regions: Type.Array(RegionRefresh),
+  },
   strict,
 );
-const RefreshStarted = Type.Object({ started: Type.Literal(true) }, strict);
 
 const isAfter = (v: unknown): v is { after: string } =>
   typeof v === 'object' && v !== null && typeof (v as { after?: unknown }).after === 'string';
@@ -153,10 +164,10 @@ export function instanceRoutes(app: FastifyInstance, ctx: ApiContext): void {
       schema: {
         'x-permission': 'accounts.write',
         summary:
-          'Refresh the inventory now (all accounts, one account, one region); wait: true to get the report',
+          'Start an inventory refresh session (one task per account × region; all accounts, one account, one region); wait: true to get its outcome',
         tags,
         body: Refresh,
-        response: responses({ 200: RefreshReport, 202: RefreshStarted }),
+        response: responses({ 200: RefreshReport, 202: SessionWithTasks }),
       },
     },
     async (request, reply) => {
@@ -165,19 +176,10 @@ export function instanceRoutes(app: FastifyInstance, ctx: ApiContext): void {
         ...(body.account !== undefined && { account: body.account }),
         ...(body.region !== undefined && { region: body.region }),
       };
-      const running = inventory.refreshBy(actorOf(principal(request)), scope);
-      if (body.wait) return running;
-      // Refused at once (an unknown account) answers as an error; otherwise 202 and the refresh goes on.
-      const early = await Promise.race([
-        running.then(
-          () => undefined,
-          (err: unknown) => err,
-        ),
-        new Promise((r) => setTimeout(r, 50, undefined)),
-      ]);
-      if (early !== undefined && isApplianceError(early)) throw early;
-      running.catch(() => {});
-      return reply.code(202).send({ started: true });
+      const session = await inventory.start(actorOf(principal(request)), scope);
+      if (!body.wait) return reply.code(202).send(session);
+      await ctx.appliance.jobs.whenEnded(session.id);
+      return inventory.report(session.id);
     },
   );
 }

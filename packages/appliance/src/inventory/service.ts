@@ -1,15 +1,25 @@
 import type { AccountRecord, Catalog, InstanceRecord, SeenInstance } from '@lifeboat/catalog';
 import { instanceKey } from '@lifeboat/catalog';
 import type { AccountService, AccountsAws } from '../accounts/service.js';
-import type { Actor, AuditLog } from '../audit.js';
+import { type Actor, type AuditLog, SYSTEM } from '../audit.js';
 import type { Clock } from '../clock.js';
 import { ApplianceError } from '../errors.js';
 import type { EventHub } from '../events.js';
+import type { JobEngine, SessionWithTasks } from '../jobs/engine.js';
+import { type TaskContext, TaskError, type TaskKind, type TaskOutcome } from '../jobs/types.js';
 
 /** Refreshes run every 15 minutes unless the server says otherwise. */
 export const DEFAULT_INVENTORY_INTERVAL_MS = 15 * 60_000;
-/** Account × region refreshes in flight at once. */
-const PARALLEL = 4;
+/** The session kind of a refresh, and the task kind of one account × region in it. */
+export const INVENTORY_SESSION = 'inventory';
+export const INVENTORY_TASK = 'inventory.region';
+
+/** A task's input: the account by id (its name for the reader), and the region. */
+export interface RegionTaskInput {
+  accountId: string;
+  account: string;
+  region: string;
+}
 
 export interface RefreshScope {
   /** An account name; all accounts when absent. */
@@ -28,7 +38,10 @@ export interface RegionRefresh {
   error: string | null;
 }
 
+/** A refresh session once it ended, per account × region (from its tasks). */
 export interface RefreshReport {
+  sessionId: string;
+  state: string;
   startedAt: string;
   endedAt: string;
   regions: RegionRefresh[];
@@ -57,14 +70,23 @@ export const KEEP_ALL_GONE: RetainGone = async () => true;
 
 /**
  * The inventory: per account × region, DescribeInstances + DescribeVolumes with the account's credentials,
- * reconciled into the catalog. One region failing never stops the others: its error is recorded for that
- * account × region (shown by `instance list` and `account show`) and the rest go on. One refresh at a time: a
- * call made while one runs waits for it, then runs.
+ * reconciled into the catalog. A refresh is a job-engine session `inventory` with one task `inventory.region` per
+ * account × region: AWS throttling and 5xx are retried by the engine (backoff and jitter), the engine's limits
+ * apply, and one region failing never stops the others: its task fails with AWS's error code, and its error is
+ * recorded for that account × region (shown by `instance list` and `account show`). Reconciling is idempotent, so a
+ * task left running by a restart simply runs again.
  */
 export class InventoryService {
-  private running: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   retainGone: RetainGone = KEEP_ALL_GONE;
+
+  /** The task kind the Appliance registers. */
+  readonly kind: TaskKind = {
+    kind: INVENTORY_TASK,
+    run: (ctx) => this.runRegion(ctx),
+    resume: (ctx) => this.runRegion(ctx),
+    canResume: () => true,
+  };
 
   constructor(
     private readonly catalog: Catalog,
@@ -73,45 +95,142 @@ export class InventoryService {
     private readonly audit: AuditLog,
     private readonly events: EventHub,
     private readonly clock: Clock,
+    private readonly jobs: JobEngine,
   ) {}
 
-  /** Refreshes on demand, recorded in the audit log as the actor's. */
-  async refreshBy(actor: Actor, scope: RefreshScope = {}): Promise<RefreshReport> {
-    if (scope.account !== undefined && !(await this.catalog.accounts.get(scope.account))) {
-      throw new ApplianceError('NOT_FOUND', `no account named ${scope.account}`);
+  /**
+   * Starts a refresh session of the scope (every account and region by default): one task per account × region.
+   * Recorded in the audit log as the actor's (SYSTEM: the schedule, or a new account's first read).
+   */
+  async start(actor: Actor, scope: RefreshScope = {}, name?: string): Promise<SessionWithTasks> {
+    const accounts: AccountRecord[] = [];
+    if (scope.account !== undefined) {
+      const a = await this.catalog.accounts.get(scope.account);
+      if (!a) throw new ApplianceError('NOT_FOUND', `no account named ${scope.account}`);
+      accounts.push(a);
+    } else {
+      for (let after: string | undefined; ; ) {
+        const page = await this.catalog.accounts.list({ limit: 500, ...(after !== undefined && { after }) });
+        accounts.push(...page);
+        if (page.length < 500) break;
+        after = page[page.length - 1]!.name;
+      }
     }
-    await this.audit.note(actor, {
-      action: 'inventory.refresh',
-      target: scope.account ? `account/${scope.account}` : null,
-      details: { ...scope },
-    });
-    return this.refresh(scope);
-  }
-
-  /** One refresh of the scope (every account and region by default), after any refresh in progress. */
-  refresh(scope: RefreshScope = {}): Promise<RefreshReport> {
-    const run = this.running.then(
-      () => this.run(scope),
-      () => this.run(scope),
+    const tasks = accounts.flatMap((a) =>
+      a.regions
+        .filter((r) => scope.region === undefined || r === scope.region)
+        .map((region) => ({
+          kind: INVENTORY_TASK,
+          resource: `${a.name}/${region}`,
+          account: a.name,
+          region,
+          input: { accountId: a.id, account: a.name, region } satisfies RegionTaskInput,
+        })),
     );
-    this.running = run.catch(() => {});
-    return run;
+    const what = [scope.account && `account ${scope.account}`, scope.region && `region ${scope.region}`]
+      .filter(Boolean)
+      .join(', ');
+    const session = await this.jobs.startSession(actor, {
+      kind: INVENTORY_SESSION,
+      name: name ?? (what ? `inventory refresh (${what})` : 'inventory refresh'),
+      tasks,
+    });
+    await this.audit
+      .note(actor, {
+        action: 'inventory.refresh',
+        target: scope.account ? `account/${scope.account}` : null,
+        details: { ...scope, session: session.id, tasks: tasks.length },
+      })
+      .catch(() => {});
+    void this.jobs
+      .whenEnded(session.id)
+      .then(() => this.report(session.id))
+      .then((report) =>
+        this.events.publish('inventory.refreshed', {
+          sessionId: report.sessionId,
+          state: report.state,
+          startedAt: report.startedAt,
+          endedAt: report.endedAt,
+          regions: report.regions.map(({ account, region, ok, instances, gone }) => ({
+            account,
+            region,
+            ok,
+            instances,
+            gone,
+          })),
+        }),
+      )
+      .catch(() => {});
+    return session;
   }
 
-  /** Runs `refresh()` every `intervalMs` (0: never) until stop(). */
-  schedule(intervalMs: number): void {
+  /** Starts a refresh and waits for its end: its report. */
+  async refresh(scope: RefreshScope = {}, actor: Actor = SYSTEM): Promise<RefreshReport> {
+    const session = await this.start(actor, scope);
+    await this.jobs.whenEnded(session.id);
+    return this.report(session.id);
+  }
+
+  /** What a refresh session gave per account × region (from its tasks), sorted by account and region. */
+  async report(sessionId: string): Promise<RefreshReport> {
+    const s = await this.jobs.get(sessionId);
+    const regions = s.tasks
+      .filter((t) => t.kind === INVENTORY_TASK)
+      .map((t): RegionRefresh => {
+        const input = t.input as RegionTaskInput;
+        const result = (t.result ?? {}) as { instances?: number; gone?: number };
+        const ok = t.state === 'succeeded' || t.state === 'warning';
+        return {
+          account: input.account,
+          region: input.region,
+          ok,
+          instances: ok ? (result.instances ?? 0) : 0,
+          gone: ok ? (result.gone ?? 0) : 0,
+          error: ok ? null : (t.error?.message ?? t.state),
+        };
+      });
+    regions.sort((x, y) => x.account.localeCompare(y.account) || x.region.localeCompare(y.region));
+    return {
+      sessionId: s.id,
+      state: s.state,
+      startedAt: s.startedAt ?? s.createdAt,
+      endedAt: s.endedAt ?? this.now(),
+      regions,
+    };
+  }
+
+  /**
+   * Starts a refresh session every `intervalMs` (0: never) until stop(); a tick while an inventory session is still
+   * queued or running is skipped, with a line in `log`.
+   */
+  schedule(intervalMs: number, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): void {
     this.stop();
     if (intervalMs > 0) {
-      this.timer = setInterval(() => void this.refresh().catch(() => {}), intervalMs);
+      this.timer = setInterval(() => void this.tick(log).catch(() => {}), intervalMs);
       this.timer.unref();
     }
   }
 
-  /** Stops the schedule and waits for a refresh in progress. */
-  async stop(): Promise<void> {
+  private async tick(log: (line: string) => void): Promise<void> {
+    for (const state of ['running', 'queued'] as const) {
+      const [busy] = await this.jobs.list({ kind: INVENTORY_SESSION, state, limit: 1 });
+      if (busy) {
+        log(`inventory: scheduled refresh skipped: session ${busy.id} (${busy.name}) is still ${state}`);
+        return;
+      }
+    }
+    try {
+      const s = await this.start(SYSTEM, {}, 'scheduled inventory refresh');
+      log(`inventory: scheduled refresh started: session ${s.id} (${s.tasks.length} account × region tasks)`);
+    } catch (err) {
+      log(`inventory: scheduled refresh not started: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** Stops the schedule (sessions in progress belong to the job engine). */
+  stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.running;
   }
 
   /** A page of instances, each with its list key (`after` of the next page). */
@@ -149,75 +268,27 @@ export class InventoryService {
     }));
   }
 
-  private async run(scope: RefreshScope): Promise<RefreshReport> {
-    const startedAt = this.now();
-    const accounts: AccountRecord[] = [];
-    if (scope.account !== undefined) {
-      const a = await this.catalog.accounts.get(scope.account);
-      if (a) accounts.push(a);
-    } else {
-      for (let after: string | undefined; ; ) {
-        const page = await this.catalog.accounts.list({ limit: 500, ...(after !== undefined && { after }) });
-        accounts.push(...page);
-        if (page.length < 500) break;
-        after = page[page.length - 1]!.name;
-      }
-    }
-    const jobs = accounts.flatMap((a) =>
-      a.regions
-        .filter((r) => scope.region === undefined || r === scope.region)
-        .map((region) => ({ a, region })),
-    );
-    const results: RegionRefresh[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < jobs.length) {
-        const job = jobs[next++]!;
-        results.push(await this.refreshRegion(job.a, job.region));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL, jobs.length) }, worker));
-    results.sort((x, y) => x.account.localeCompare(y.account) || x.region.localeCompare(y.region));
-    const report = { startedAt, endedAt: this.now(), regions: results };
-    await this.events
-      .publish('inventory.refreshed', {
-        startedAt,
-        endedAt: report.endedAt,
-        regions: results.map(({ account, region, ok, instances, gone }) => ({
-          account,
-          region,
-          ok,
-          instances,
-          gone,
-        })),
-      })
-      .catch(() => {});
-    return report;
-  }
-
-  /** One account × region; never throws: a failure is its result (and its recorded status). */
-  private async refreshRegion(a: AccountRecord, region: string): Promise<RegionRefresh> {
+  /**
+   * One account × region (the `inventory.region` task): EC2 read with the engine's retries, reconciled into the
+   * catalog, the region's status recorded either way. Fails with AWS's error code when AWS refuses.
+   */
+  private async runRegion(ctx: TaskContext): Promise<TaskOutcome> {
+    const input = ctx.task.input as RegionTaskInput;
+    const { region } = input;
+    const a = await this.catalog.accounts.getById(input.accountId);
+    if (!a) throw new TaskError('NOT_FOUND', `account ${input.account} was removed`);
     const attemptedAt = this.now();
+    ctx.progress(0, `reading EC2 in ${region}`);
+    let calls = 0;
+    let found: Awaited<ReturnType<AccountsAws['instances']>>;
     try {
-      const found = await this.aws.instances(this.accounts.access(a), region);
-      const seen: SeenInstance[] = found.map((i) => ({ accountId: a.id, region, ...i }));
-      const at = this.now();
-      // The account may have been removed meanwhile: the catalog's foreign keys refuse its rows, and that is fine.
-      const { gone } = await this.catalog.transaction(async (tx) => {
-        const r = await tx.inventory.reconcile(a.id, region, seen, at);
-        await tx.inventory.setRegionStatus({
-          accountId: a.id,
-          region,
-          attemptedAt,
-          refreshedAt: at,
-          error: null,
-          instances: seen.length,
-        });
-        return r;
+      found = await ctx.withRetries((attempt) => {
+        calls = attempt;
+        // The engine retries (backoff and jitter on its clock): the SDK must not retry under it.
+        return this.aws.instances(this.accounts.access(a), region, { maxAttempts: 1 });
       });
-      await this.dropUnretained(gone);
-      return { account: a.name, region, ok: true, instances: seen.length, gone: gone.length, error: null };
     } catch (err) {
+      if (ctx.signal.aborted) throw err;
       const error = err instanceof Error ? err.message : String(err);
       const previous = (await this.catalog.inventory.regionStatus(a.id).catch(() => [])).find(
         (s) => s.region === region,
@@ -232,8 +303,34 @@ export class InventoryService {
           instances: previous?.instances ?? 0,
         })
         .catch(() => {});
-      return { account: a.name, region, ok: false, instances: 0, gone: 0, error };
+      const awsCode = (err as { awsCode?: unknown }).awsCode;
+      if (typeof awsCode === 'string') throw new TaskError(awsCode, error, { cause: err });
+      throw err;
     }
+    ctx.progress(0.8, `${found.length} instances: reconciling`);
+    const seen: SeenInstance[] = found.map((i) => ({ accountId: a.id, region, ...i }));
+    const at = this.now();
+    // The account may have been removed meanwhile: the catalog's foreign keys refuse its rows, and that is fine.
+    const { gone } = await this.catalog.transaction(async (tx) => {
+      const r = await tx.inventory.reconcile(a.id, region, seen, at);
+      await tx.inventory.setRegionStatus({
+        accountId: a.id,
+        region,
+        attemptedAt,
+        refreshedAt: at,
+        error: null,
+        instances: seen.length,
+      });
+      return r;
+    });
+    await this.dropUnretained(gone);
+    await ctx.log(
+      'info',
+      `${seen.length} instances, ${gone.length} gone (${calls} EC2 attempt${calls === 1 ? '' : 's'})`,
+    );
+    return {
+      result: { account: a.name, region, instances: seen.length, gone: gone.length, awsAttempts: calls },
+    };
   }
 
   private async dropUnretained(keys: string[]): Promise<void> {

@@ -585,14 +585,22 @@ export function sessionStateOf(
 const keyOf = (t: TaskRecord) => `${t.account ?? ''}/${t.region ?? ''}`;
 
 function nameOf(err: unknown): string {
-  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
-  const status = e?.$metadata?.httpStatusCode;
-  return `${e?.name ?? e?.code ?? 'Error'}${status ? ` ${status}` : ''}`;
+  const e = err as {
+    name?: string;
+    code?: string;
+    awsCode?: string;
+    status?: number;
+    $metadata?: { httpStatusCode?: number };
+  };
+  // AwsCallError (@lifeboat/aws): AWS's own code and status.
+  const status = e?.$metadata?.httpStatusCode ?? (e?.awsCode !== undefined ? e.status : undefined);
+  return `${e?.awsCode ?? e?.name ?? e?.code ?? 'Error'}${status ? ` ${status}` : ''}`;
 }
 
 function codeOf(err: unknown): string {
-  const e = err as { code?: unknown; name?: unknown };
+  const e = err as { code?: unknown; name?: unknown; awsCode?: unknown };
   if (typeof e?.code === 'string' && e.code) return e.code;
+  if (typeof e?.awsCode === 'string' && e.awsCode) return e.awsCode;
   if (typeof e?.name === 'string' && e.name && e.name !== 'Error') return e.name;
   return 'TASK_FAILED';
 }

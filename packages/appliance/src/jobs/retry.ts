@@ -50,6 +50,9 @@ export type RetryReason = 'throttling' | 'server' | 'network';
 interface SdkLikeError {
   name?: string;
   code?: string;
+  /** @lifeboat/aws's AwsCallError: AWS's error code and HTTP status, the SDK's error as its cause. */
+  awsCode?: string;
+  status?: number;
   $metadata?: { httpStatusCode?: number };
   $retryable?: { throttling?: boolean };
   $response?: { statusCode?: number };
@@ -62,8 +65,11 @@ export function retryReason(err: unknown): RetryReason | undefined {
   const e = err as SdkLikeError;
   if (e.name === 'AbortError') return undefined;
   const name = e.name ?? '';
-  const code = e.code ?? '';
-  const status = e.$metadata?.httpStatusCode ?? e.$response?.statusCode;
+  const code = e.code ?? e.awsCode ?? '';
+  const status =
+    e.$metadata?.httpStatusCode ??
+    e.$response?.statusCode ??
+    (e.awsCode !== undefined ? e.status : undefined);
   if (THROTTLING.has(name) || THROTTLING.has(code) || status === 429 || e.$retryable?.throttling) {
     return 'throttling';
   }

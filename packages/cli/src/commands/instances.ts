@@ -6,6 +6,7 @@ import { formatTags, printTable, relativeTime } from '../appliance/table.js';
 import { globals, print, printJson } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { AccountJson } from './accounts.js';
+import { followSession, type SessionJson } from './sessions.js';
 import { positive } from './users.js';
 
 export interface InstanceJson {
@@ -40,19 +41,6 @@ interface ListOptions {
   tag?: string[];
   state?: string;
   limit?: string;
-}
-
-interface RefreshReportJson {
-  startedAt: string;
-  endedAt: string;
-  regions: Array<{
-    account: string;
-    region: string;
-    ok: boolean;
-    instances: number;
-    gone: number;
-    error: string | null;
-  }>;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -111,37 +99,52 @@ export function registerInstances(program: Command): void {
 
   instance
     .command('refresh')
-    .description('read the inventory from AWS now (all accounts, or --account / --region)')
+    .description(
+      'start an inventory refresh session: one task per account × region (all accounts, or --account / --region)',
+    )
     .option('--account <name>', 'only this account')
     .option('--region <region>', 'only this region')
-    .option('--wait', 'wait for it and print what each account × region gave')
+    .option(
+      '--wait',
+      'follow the session like `session show --follow`, then print each account × region (exit 0 succeeded, 7 warning, 8 failed)',
+    )
     .action(async (o: { account?: string; region?: string; wait?: boolean }, cmd: Command) => {
       const opts = globals(cmd);
       const body = {
         ...(o.account && { account: o.account }),
         ...(o.region && { region: o.region }),
-        ...(o.wait && { wait: true }),
       };
-      const answer = await session().client.post<RefreshReportJson | { started: true }>(
-        '/inventory/refresh',
-        body,
-        {
-          timeoutMs: 15 * 60_000,
-        },
-      );
-      if (opts.json) return printJson(answer.body);
-      if (!('regions' in answer.body)) return print('inventory refresh started');
-      const report = answer.body;
-      if (report.regions.length === 0) return print('no account to read');
+      const { client } = session();
+      const started = (await client.post<SessionJson>('/inventory/refresh', body)).body;
+      if (!o.wait) {
+        if (opts.json) return printJson(started);
+        print(
+          `inventory refresh started: session ${started.id} (${started.tasks?.length ?? 0} account × region)`,
+        );
+        print(`follow it: lifeboat session show --follow ${started.id}`);
+        return;
+      }
+      if (!opts.json) print(`inventory refresh: session ${started.id}`);
+      const ended = await followSession(client, started, { json: opts.json, quiet: opts.quiet });
+      if (opts.json || !ended.tasks?.length) return;
+      print();
       printTable(
         ['account', 'region', 'result'],
-        report.regions.map((r) => [
-          r.account,
-          r.region,
-          r.ok ? `${r.instances} instances${r.gone ? `, ${r.gone} gone` : ''}` : `FAILED: ${r.error}`,
-        ]),
+        [...ended.tasks]
+          .sort(
+            (x, y) =>
+              (x.account ?? '').localeCompare(y.account ?? '') ||
+              (x.region ?? '').localeCompare(y.region ?? ''),
+          )
+          .map((t) => {
+            const r = (t.result ?? {}) as { instances?: number; gone?: number };
+            const result =
+              t.state === 'succeeded' || t.state === 'warning'
+                ? `${r.instances ?? 0} instances${r.gone ? `, ${r.gone} gone` : ''}`
+                : `${t.state.toUpperCase()}: ${t.error ? `${t.error.code}: ${t.error.message}` : '-'}`;
+            return [t.account ?? '-', t.region ?? '-', result];
+          }),
       );
-      if (report.regions.some((r) => !r.ok)) process.exitCode = 1;
     });
 }
 

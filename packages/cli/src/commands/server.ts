@@ -21,6 +21,7 @@ interface ServerFlags {
   adminUser: string;
   loginTtl: string;
   testMode?: boolean;
+  inventoryInterval?: string;
 }
 
 export function registerServer(program: Command): void {
@@ -38,6 +39,10 @@ export function registerServer(program: Command): void {
     .option('--tls-key <file>', "the operator's private key (PEM) for --tls-cert")
     .option('--admin-user <name>', 'name of the first administrator (with LIFEBOAT_ADMIN_PASSWORD)', 'admin')
     .option('--login-ttl <hours>', 'how long a login lasts', '12')
+    .option(
+      '--inventory-interval <minutes>',
+      'refresh the inventory every this many minutes, 0: only on demand (default: LIFEBOAT_INVENTORY_INTERVAL, else 15)',
+    )
     .option('--test-mode', 'TESTS ONLY: a clock that POST /test/clock moves, and the test-only routes')
     .action(async (o: ServerFlags) => {
       const { startServer } = await import('@lifeboat/api');
@@ -51,6 +56,15 @@ export function registerServer(program: Command): void {
       const ttl = Number(o.loginTtl);
       if (!(ttl > 0 && ttl <= 24 * 30))
         throw new UsageError('--login-ttl takes hours, from more than 0 to 720');
+      let inventoryIntervalMs: number | undefined;
+      if (o.inventoryInterval !== undefined) {
+        const minutes = Number(o.inventoryInterval);
+        if (o.inventoryInterval.trim() === '' || !(minutes >= 0 && minutes <= 7 * 24 * 60))
+          throw new UsageError(
+            '--inventory-interval takes minutes, from 0 (only on demand) to 10080 (a week)',
+          );
+        inventoryIntervalMs = Math.round(minutes * 60_000);
+      }
       const dataDir = o.data ?? defaultDataDir();
       const password = process.env.LIFEBOAT_ADMIN_PASSWORD;
       const hadSecret = (await readSecretFileText(dataDir)) !== undefined;
@@ -63,6 +77,7 @@ export function registerServer(program: Command): void {
         firstAdministrator: password ? { name: o.adminUser, password } : undefined,
         loginTtlMs: ttl * 3_600_000,
         testMode: o.testMode,
+        ...(inventoryIntervalMs !== undefined && { inventoryIntervalMs }),
         log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
       }).catch(async (err: unknown) => {
         // A start that failed after making the secret (no administrator yet, say) still says where its phrase is.

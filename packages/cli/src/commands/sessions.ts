@@ -30,6 +30,7 @@ export interface TaskJson {
   startedAt: string | null;
   endedAt: string | null;
   error: { code: string; message: string } | null;
+  result?: unknown;
 }
 
 export interface SessionJson {
@@ -121,11 +122,7 @@ export function registerSessions(program: Command): void {
         if (opts.json) return printJson(s);
         return showSession(s);
       }
-      if (!opts.json) showSession(s);
-      const ended = await follow(client, s, opts.json ? printEventJson : printEvent, opts.quiet);
-      if (opts.json) printJson(ended);
-      else print(`session ${ended.id} ${ended.state} (${counts(ended)})`);
-      process.exitCode = exitFor(ended.state);
+      await followSession(client, s, { json: opts.json, quiet: opts.quiet });
     });
 
   cmd
@@ -199,6 +196,24 @@ export function registerSessions(program: Command): void {
       else print(`session ${ended.id} ${ended.state} (${counts(ended)})`);
       process.exitCode = exitFor(ended.state);
     });
+}
+
+/**
+ * `session show --follow` (and `instance refresh --wait`): shows the session, prints its progress until it ended,
+ * then its outcome (the session as JSON with `json`); the exit code is 0 succeeded, 7 warning, 8 failed or
+ * cancelled. Returns the ended session, with its tasks.
+ */
+export async function followSession(
+  client: ApplianceClient,
+  s: SessionJson,
+  opts: { json?: boolean; quiet?: boolean },
+): Promise<SessionJson> {
+  if (!opts.json) showSession(s);
+  const ended = await follow(client, s, opts.json ? printEventJson : printEvent, opts.quiet);
+  if (opts.json) printJson(ended);
+  else print(`session ${ended.id} ${ended.state} (${counts(ended)})`);
+  process.exitCode = exitFor(ended.state);
+  return ended;
 }
 
 interface ProgressEvent {

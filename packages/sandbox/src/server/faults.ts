@@ -10,6 +10,10 @@ export interface FaultRule {
   id?: string;
   service?: string;
   operation?: string;
+  /** Only requests signed for this region (SigV4 scope); all regions when absent. */
+  region?: string;
+  /** Only requests of this AWS account (12 digits: the caller's, assumed roles included); all when absent. */
+  account?: string;
   kind: FaultKind;
   rate?: number;
   count?: number;
@@ -53,13 +57,15 @@ export class Faults {
    * decides the outcome (throttle, 5xx, drop), in the order the rules were added: two "next call" rules then
    * fail two successive calls.
    */
-  draw(service: string, operation: string): FaultRule[] {
+  draw(service: string, operation: string, where: { region?: string; account?: string } = {}): FaultRule[] {
     if (this.rules.length === 0) return [];
     const fired: FaultRule[] = [];
     let decided = false;
     for (const r of this.rules) {
       if (r.service && r.service !== '*' && r.service !== service) continue;
       if (r.operation && r.operation !== '*' && r.operation !== operation) continue;
+      if (r.region && r.region !== '*' && r.region !== where.region) continue;
+      if (r.account && r.account !== '*' && r.account !== where.account) continue;
       const outcome = r.kind === 'throttle' || r.kind === 'error5xx' || r.kind === 'drop';
       if (outcome && decided) continue;
       if (r.rate !== undefined && this.random() >= r.rate) continue;

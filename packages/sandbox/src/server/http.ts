@@ -121,7 +121,11 @@ async function serveAws(
     releaseBody(body);
     return;
   }
-  const outcome = await applyFaults(p.faults.draw(auth.service, operation), res, body.length, protocol);
+  const fired = p.faults.draw(auth.service, operation, {
+    region: auth.region,
+    account: auth.principal.accountId,
+  });
+  const outcome = await applyFaults(fired, res, body.length, protocol);
   if (outcome === 'dropped') return;
   if (outcome) {
     writeAwsError(res, protocol, outcome, requestId);

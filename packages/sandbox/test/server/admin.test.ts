@@ -164,6 +164,24 @@ describe('admin API', () => {
     expect((await admin('POST', 'faults', { kind: 'nonsense' })).status).toBe(400);
   });
 
+  it('scopes a fault to one account and one region', async () => {
+    const vol = sb.createVolume({
+      accountId: '111111111111',
+      region: 'us-east-1',
+      az: 'us-east-1a',
+      sizeGiB: 1,
+    });
+    const snap = sb.snapshotVolume(vol.volumeId).snapshotId;
+    const list = () => ebs(sb).send(new ListSnapshotBlocksCommand({ SnapshotId: snap }));
+    sb.addFault({ service: 'ebs', region: 'eu-west-1', kind: 'throttle' });
+    sb.addFault({ service: 'ebs', account: '222222222222', kind: 'throttle' });
+    await list();
+    sb.addFault({ service: 'ebs', account: '111111111111', region: 'us-east-1', kind: 'throttle', count: 1 });
+    await expectAwsError(list(), 'RequestThrottledException');
+    await list();
+    sb.clearFaults();
+  });
+
   it('switches EBS direct quotas on and off', async () => {
     const q = await json(admin('GET', 'quotas'));
     expect(q).toMatchObject({ enabled: false, perAccount: { GetSnapshotBlock: 1000, StartSnapshot: 10 } });
