@@ -78,6 +78,8 @@ const appliance = start(['server', '--data', join(data, 'appliance'), '--listen'
   AWS_ACCESS_KEY_ID: account.accessKeyId,
   AWS_SECRET_ACCESS_KEY: account.secretAccessKey,
   AWS_REGION: 'us-east-1',
+  // The SDK warns once per process that Node 20 support ends in 2027: known, and noise in a demo.
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   LIFEBOAT_ADMIN_PASSWORD: DEMO_PASSWORD,
 });
 const api = await firstLine(appliance, (line) => line.match(/^lifeboat appliance: (\S+)/)?.[1]).catch(
@@ -87,16 +89,45 @@ const api = await firstLine(appliance, (line) => line.match(/^lifeboat appliance
   },
 );
 const server = api.replace(/\/api\/v1$/, '');
+const registered = await registerDemoAccount(api, account, sb.regions.slice(0, 2));
 
 console.log(`
 Lifeboat is running (Ctrl-C stops it; data in ${data}):
   sandbox (AWS endpoint): ${sb.endpoint}   accounts: ${sb.accounts.map((a) => `${a.name} ${a.accountId}`).join(', ')}
   appliance API:          ${api}   (OpenAPI: ${api}/openapi.json)
   demo administrator:     admin / ${DEMO_PASSWORD}   (a demo password, printed on purpose; unless you changed it)
+  AWS account:            ${registered}
 
 Try, in another terminal of this folder:
   export LIFEBOAT_SERVER=${server}
   LIFEBOAT_LOGIN_PASSWORD=${DEMO_PASSWORD} npx lifeboat login --user admin
-  LIFEBOAT_NEW_PASSWORD=viewer-demo-pw npx lifeboat user add alice --role viewer
-  npx lifeboat audit
+  npx lifeboat instance list
+  npx lifeboat session list
 `);
+
+/**
+ * The demo's production account, registered through the API with its sandbox access keys (fixtures, not
+ * secrets), so that the inventory has instances to show. Kept across restarts: a second start finds it there.
+ */
+async function registerDemoAccount(base, { name, accessKeyId, secretAccessKey }, regions) {
+  const call = async (path, body, token) => {
+    const res = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.json().catch(() => ({})) };
+  };
+  const login = await call('/auth/login', { user: 'admin', password: DEMO_PASSWORD });
+  if (login.status !== 200) return `not registered (admin login: ${login.body.detail ?? login.status})`;
+  const added = await call(
+    '/accounts',
+    { name, regions, accessKeys: { accessKeyId, secretAccessKey } },
+    login.body.token,
+  );
+  await call('/auth/logout', {}, login.body.token);
+  if (added.status === 201 || added.status === 200)
+    return `${name} (${regions.join(', ')}), inventory being read`;
+  if (added.status === 409) return `${name} (registered at an earlier start)`;
+  return `${name} not registered: ${added.body.detail ?? added.status}`;
+}
