@@ -7,10 +7,14 @@ import type { Generated } from 'kysely';
 import type {
   AccountKind,
   AuditOutcome,
+  HoldKind,
   LoginKind,
   LogLevel,
+  PointSnapshotState,
+  RestorePointState,
   Role,
   SessionState,
+  SnapshotRole,
   TaskState,
 } from './types.js';
 
@@ -178,6 +182,74 @@ export interface TaskLogTable {
   message: string;
 }
 
+export interface PoliciesTable {
+  id: string;
+  name: string;
+  /** JSON object. */
+  document: string;
+  enabled: number;
+  version: number;
+  created_at: string;
+  updated_at: string;
+  last_due_at: string | null;
+  last_session_id: string | null;
+}
+
+export interface RestorePointsTable {
+  id: string;
+  policy_id: string | null;
+  policy_name: string | null;
+  account_id: string | null;
+  aws_account_id: string;
+  region: string;
+  instance_id: string;
+  session_id: string | null;
+  task_id: string | null;
+  created_at: string;
+  state: RestorePointState;
+  /** JSON value or NULL. */
+  configuration: string | null;
+  /** JSON value or NULL. */
+  overflow: string | null;
+  updated_at: string;
+}
+
+export interface PointSnapshotsTable {
+  snapshot_id: string;
+  point_id: string;
+  role: SnapshotRole;
+  account_id: string | null;
+  aws_account_id: string;
+  region: string;
+  device: string;
+  volume_id: string | null;
+  size_gib: number;
+  encrypted: number;
+  kms_key_id: string | null;
+  state: PointSnapshotState;
+  sealed: number;
+  source_snapshot_id: string | null;
+  target: string | null;
+  created_at: string;
+  deleted_at: string | null;
+}
+
+export interface PointHoldsTable {
+  id: string;
+  point_id: string;
+  kind: HoldKind;
+  reason: string;
+  created_by: string | null;
+  created_at: string;
+}
+
+export interface SessionAwsCallsTable {
+  session_id: string;
+  api: string;
+  region: string;
+  count: number;
+}
+
 export interface CatalogDatabase {
   users: UsersTable;
   login_sessions: LoginSessionsTable;
@@ -191,4 +263,9 @@ export interface CatalogDatabase {
   sessions: SessionsTable;
   tasks: TasksTable;
   task_log: TaskLogTable;
+  policies: PoliciesTable;
+  restore_points: RestorePointsTable;
+  point_snapshots: PointSnapshotsTable;
+  point_holds: PointHoldsTable;
+  session_aws_calls: SessionAwsCallsTable;
 }

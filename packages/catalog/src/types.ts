@@ -470,6 +470,209 @@ export interface TaskStore {
   update(id: string, changes: TaskChanges): Promise<TaskRecord>;
 }
 
+/** A backup policy: its document (validated by the appliance, stored as JSON), switched on or off. */
+export interface PolicyRecord {
+  id: string;
+  /** Unique among policies. */
+  name: string;
+  /** The policy document as the user gave it after validation (JSON object; `name` inside equals `name`). */
+  document: Record<string, unknown>;
+  enabled: boolean;
+  /** Starts at 1, +1 per update (the API's ETag); schedule state changes do not count. */
+  version: number;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+  /** The last scheduled instant the scheduler handled (ran, skipped or logged as missed); null: never. */
+  lastDueAt: Timestamp | null;
+  /** The session of the last run (scheduled or run-now), null: never ran. */
+  lastSessionId: string | null;
+}
+
+export type NewPolicy = Pick<PolicyRecord, 'id' | 'name' | 'document' | 'enabled'>;
+
+export interface PolicyChanges {
+  name?: string;
+  document?: Record<string, unknown>;
+  enabled?: boolean;
+}
+
+export interface PolicyStore {
+  get(name: string): Promise<PolicyRecord | undefined>;
+  getById(id: string): Promise<PolicyRecord | undefined>;
+  /** Ordered by name; `after`: the last name of the previous page. */
+  list(page: Page & { after?: string }): Promise<PolicyRecord[]>;
+  /** CatalogError CONFLICT when the name or id exists. Version 1. */
+  insert(policy: NewPolicy, at: Timestamp): Promise<PolicyRecord>;
+  /** CatalogError NOT_FOUND, VERSION_MISMATCH (expectedVersion given and different), CONFLICT (name taken). */
+  update(
+    id: string,
+    expectedVersion: number | undefined,
+    changes: PolicyChanges,
+    at: Timestamp,
+  ): Promise<PolicyRecord>;
+  /** The scheduler's bookkeeping; leaves version and updatedAt alone. CatalogError NOT_FOUND. */
+  setScheduleState(
+    id: string,
+    state: { lastDueAt?: Timestamp | null; lastSessionId?: string | null },
+  ): Promise<void>;
+  /** CatalogError NOT_FOUND, VERSION_MISMATCH. Restore points keep the policy's id and name (then orphaned). */
+  remove(id: string, expectedVersion: number | undefined): Promise<void>;
+}
+
+/**
+ * `creating`: its snapshots are being made (known only through this record until their seals are written);
+ * `available`: every selected volume has a snapshot; `partial`: some volumes failed or were lost;
+ * `failed`: none exists; `deleted`: every snapshot of it (sources and replicas) is gone.
+ */
+export type RestorePointState = 'creating' | 'available' | 'partial' | 'failed' | 'deleted';
+
+/**
+ * One instant of one instance: the crash-consistent snapshot set, its replicas, and (next issue) the repository's
+ * copy, all carrying this id.
+ */
+export interface RestorePointRecord {
+  id: string;
+  policyId: string | null;
+  /** Kept when the policy is removed or renamed later: what the point was made by. */
+  policyName: string | null;
+  /** The catalog account (AccountRecord.id) and AWS account of the instance. */
+  accountId: string | null;
+  awsAccountId: string;
+  region: string;
+  instanceId: string;
+  sessionId: string | null;
+  taskId: string | null;
+  /** The snapshot set's instant (CreateSnapshots' StartTime). */
+  createdAt: Timestamp;
+  state: RestorePointState;
+  /** The instance's configuration when the set was made (JSON), null until known. */
+  configuration: unknown;
+  /** What did not fit into the seals (long user tags, user data), kept only here and in the repository (JSON). */
+  overflow: unknown;
+  updatedAt: Timestamp;
+}
+
+export type NewRestorePoint = Omit<RestorePointRecord, 'updatedAt'>;
+
+export interface RestorePointChanges {
+  state?: RestorePointState;
+  configuration?: unknown;
+  overflow?: unknown;
+  createdAt?: Timestamp;
+}
+
+/** `source`: made from the instance's volume; `replica`: a copy of a source in another region or account. */
+export type SnapshotRole = 'source' | 'replica';
+
+/** `pending`/`completed`/`error`: EC2's snapshot states; `deleted`: removed by retention, janitor or by hand. */
+export type PointSnapshotState = 'pending' | 'completed' | 'error' | 'deleted';
+
+export interface PointSnapshotRecord {
+  snapshotId: string;
+  pointId: string;
+  role: SnapshotRole;
+  /** The catalog account holding it (null when not registered, e.g. found by a rescan of a shared copy). */
+  accountId: string | null;
+  awsAccountId: string;
+  region: string;
+  /** The instance's device name (`/dev/xvda`). */
+  device: string;
+  volumeId: string | null;
+  sizeGiB: number;
+  encrypted: boolean;
+  kmsKeyId: string | null;
+  state: PointSnapshotState;
+  /** The sealed metadata tags are on it (phase 2 of tagging done). */
+  sealed: boolean;
+  /** A replica's source snapshot id. */
+  sourceSnapshotId: string | null;
+  /** A replica's target, as the policy names it: `<account name>/<region>`, the key of its retention. */
+  target: string | null;
+  createdAt: Timestamp;
+  deletedAt: Timestamp | null;
+}
+
+export interface PointSnapshotChanges {
+  state?: PointSnapshotState;
+  sealed?: boolean;
+  sizeGiB?: number;
+  encrypted?: boolean;
+  kmsKeyId?: string | null;
+  deletedAt?: Timestamp | null;
+}
+
+/** Why a restore point must not be deleted now. */
+export type HoldKind = 'manual' | 'restore' | 'backup-base';
+
+export interface HoldRecord {
+  id: string;
+  pointId: string;
+  kind: HoldKind;
+  reason: string;
+  /** User name, or null for the appliance (a running restore or backup). */
+  createdBy: string | null;
+  createdAt: Timestamp;
+}
+
+export interface RestorePointQuery extends Page {
+  /** Keyset paging, newest first: points created before this one. */
+  before?: { createdAt: Timestamp; id: string };
+  instanceId?: string;
+  policyId?: string;
+  accountId?: string;
+  region?: string;
+  /** Default: every state but `deleted`. */
+  states?: RestorePointState[];
+  /** Only points whose policy no longer exists (policyId not null and no policy row). */
+  orphaned?: boolean;
+}
+
+export interface RestorePointStore {
+  /** CatalogError CONFLICT when the id exists. */
+  insert(point: NewRestorePoint): Promise<RestorePointRecord>;
+  get(id: string): Promise<RestorePointRecord | undefined>;
+  /** Newest first (createdAt, then id, descending). */
+  list(query: RestorePointQuery): Promise<RestorePointRecord[]>;
+  /** CatalogError NOT_FOUND. */
+  update(id: string, changes: RestorePointChanges, at: Timestamp): Promise<RestorePointRecord>;
+  /** CatalogError CONFLICT when the snapshot id exists (under any point). */
+  addSnapshot(snapshot: PointSnapshotRecord): Promise<void>;
+  /** CatalogError NOT_FOUND. */
+  updateSnapshot(snapshotId: string, changes: PointSnapshotChanges): Promise<PointSnapshotRecord>;
+  getSnapshot(snapshotId: string): Promise<PointSnapshotRecord | undefined>;
+  /** The snapshots of these points (deleted ones too), by point then role then device. */
+  snapshotsOf(pointIds: string[]): Promise<PointSnapshotRecord[]>;
+  /** Snapshots in these states (e.g. pending, or not sealed), for the waiter and the janitor; by createdAt. */
+  snapshotsWhere(filter: {
+    states?: PointSnapshotState[];
+    sealed?: boolean;
+    accountId?: string;
+    region?: string;
+    limit: number;
+  }): Promise<PointSnapshotRecord[]>;
+  /** CatalogError NOT_FOUND (no such point). */
+  addHold(hold: HoldRecord): Promise<void>;
+  /** Removes holds of a point (of one kind, or all); returns how many. */
+  removeHolds(pointId: string, kind?: HoldKind): Promise<number>;
+  /** Holds of these points, oldest first. */
+  holdsOf(pointIds: string[]): Promise<HoldRecord[]>;
+}
+
+/** How many AWS calls a session made, per API and region: the start of the cost history. */
+export interface AwsCallCount {
+  /** e.g. `ec2:CreateSnapshots`. */
+  api: string;
+  region: string;
+  count: number;
+}
+
+export interface AwsCallStore {
+  /** Adds to the session's counts (creating rows as needed). */
+  add(sessionId: string, counts: AwsCallCount[]): Promise<void>;
+  /** By api then region. */
+  ofSession(sessionId: string): Promise<AwsCallCount[]>;
+}
+
 /** The stores, inside or outside a transaction. */
 export interface CatalogStores {
   users: UserStore;
@@ -481,6 +684,9 @@ export interface CatalogStores {
   inventory: InventoryStore;
   sessions: SessionStore;
   tasks: TaskStore;
+  policies: PolicyStore;
+  points: RestorePointStore;
+  awsCalls: AwsCallStore;
 }
 
 export interface Catalog extends CatalogStores {

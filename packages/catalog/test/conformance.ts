@@ -12,6 +12,7 @@ import {
   type NewUser,
 } from '../src/index.js';
 import { accountConformance } from './conformance-accounts.js';
+import { pointConformance } from './conformance-points.js';
 import { sessionConformance } from './sessions-conformance.js';
 
 export interface CatalogUnderTest {
@@ -492,6 +493,8 @@ export function catalogConformance(name: string, factory: () => Promise<CatalogU
     accountConformance(() => c);
 
     sessionConformance(() => c);
+
+    pointConformance(() => c);
 
     it('reports a schema version above 0', async () => {
       expect(await c.schemaVersion()).toBeGreaterThan(0);

@@ -66,7 +66,7 @@ describe('sqlite catalog: migrations', () => {
     await withCatalog(await openSqliteCatalog(file), async (c) => {
       expect(await c.schemaVersion()).toBe(LATEST_SCHEMA_VERSION);
     });
-    expect(LATEST_SCHEMA_VERSION).toBeGreaterThanOrEqual(2);
+    expect(LATEST_SCHEMA_VERSION).toBeGreaterThanOrEqual(5);
     // Private: it holds password hashes.
     expect(statSync(file).mode & 0o777).toBe(0o600);
     rawDb(file, (db) => {
@@ -85,6 +85,11 @@ describe('sqlite catalog: migrations', () => {
         'instances',
         'inventory_regions',
         'login_sessions',
+        'point_holds',
+        'point_snapshots',
+        'policies',
+        'restore_points',
+        'session_aws_calls',
         'sessions',
         'sqlite_sequence',
         'task_log',
@@ -153,6 +158,27 @@ describe('sqlite catalog: migrations', () => {
       // Foreign keys still hold on the migrated tables.
       await c.users.remove('u-admin', undefined);
       expect(await c.loginSessions.findByTokenHash('hash-admin')).toBeUndefined();
+      // The tables of later migrations (003..005) work too.
+      await c.sessions.insert({
+        id: 's1',
+        kind: 'snapshot.policy',
+        name: 'n',
+        createdBy: null,
+        createdAt: T0,
+      });
+      await c.awsCalls.add('s1', [{ api: 'ec2:CreateSnapshots', region: 'us-east-1', count: 2 }]);
+      await c.awsCalls.add('s1', [{ api: 'ec2:CreateSnapshots', region: 'us-east-1', count: 3 }]);
+      expect(await c.awsCalls.ofSession('s1')).toEqual([
+        { api: 'ec2:CreateSnapshots', region: 'us-east-1', count: 5 },
+      ]);
+      const policy = await c.policies.insert(
+        { id: 'p1', name: 'daily', document: { a: 1 }, enabled: true },
+        T0,
+      );
+      expect(policy).toMatchObject({ version: 1, document: { a: 1 } });
+      await c.points.insert(restorePoint('rp1'));
+      await c.points.addSnapshot(pointSnapshot('snap-1', 'rp1'));
+      expect((await c.points.snapshotsOf(['rp1'])).map((s) => s.snapshotId)).toEqual(['snap-1']);
     });
     expect(userVersion(file)).toBe(LATEST_SCHEMA_VERSION);
   });
@@ -181,6 +207,46 @@ describe('sqlite catalog: migrations', () => {
     await withCatalog(await openSqliteCatalog(copy), async (c) => {
       expect(await c.schemaVersion()).toBe(LATEST_SCHEMA_VERSION);
       expect(await c.users.count()).toBe(3);
+    });
+  });
+});
+
+describe('sqlite catalog: cascades of migration 005', () => {
+  it('deleting a restore point deletes its snapshots and holds; deleting a session, its AWS call counts', async () => {
+    // The stores delete neither (points are marked `deleted`, sessions are kept): the foreign keys are for the
+    // pruning to come, so they are checked here with plain SQL, foreign keys on as the catalog has them.
+    const file = path();
+    await withCatalog(await openSqliteCatalog(file), async (c) => {
+      await c.sessions.insert({ id: 's1', kind: 'k', name: 'n', createdBy: null, createdAt: T0 });
+      await c.sessions.insert({ id: 's2', kind: 'k', name: 'n', createdBy: null, createdAt: T0 });
+      await c.awsCalls.add('s1', [{ api: 'ec2:CreateSnapshots', region: 'us-east-1', count: 1 }]);
+      await c.awsCalls.add('s2', [{ api: 'ec2:CreateSnapshots', region: 'us-east-1', count: 2 }]);
+      for (const id of ['rp1', 'rp2']) {
+        await c.points.insert(restorePoint(id));
+        await c.points.addSnapshot(pointSnapshot(`snap-${id}`, id));
+        await c.points.addHold({
+          id: `h-${id}`,
+          pointId: id,
+          kind: 'manual',
+          reason: 'r',
+          createdBy: 'alice',
+          createdAt: T0,
+        });
+      }
+    });
+    rawDb(file, (db) => {
+      db.pragma('foreign_keys = ON');
+      db.prepare("delete from restore_points where id = 'rp1'").run();
+      db.prepare("delete from sessions where id = 's1'").run();
+      // A policy is no parent of its points: deleting one leaves them.
+      db.prepare('delete from policies').run();
+    });
+    await withCatalog(await openSqliteCatalog(file), async (c) => {
+      expect(await c.points.snapshotsOf(['rp1', 'rp2'])).toMatchObject([{ snapshotId: 'snap-rp2' }]);
+      expect((await c.points.holdsOf(['rp1', 'rp2'])).map((h) => h.id)).toEqual(['h-rp2']);
+      expect(await c.awsCalls.ofSession('s1')).toEqual([]);
+      expect(await c.awsCalls.ofSession('s2')).toHaveLength(1);
+      expect((await c.points.list({ limit: 10 })).map((p) => p.id)).toEqual(['rp2']);
     });
   });
 });
@@ -423,6 +489,46 @@ describe('sqlite catalog: online backup', () => {
     });
   });
 });
+
+function restorePoint(id: string) {
+  return {
+    id,
+    policyId: 'p1',
+    policyName: 'daily',
+    accountId: 'a1',
+    awsAccountId: '111111111111',
+    region: 'us-east-1',
+    instanceId: 'i-1',
+    sessionId: null,
+    taskId: null,
+    createdAt: T0,
+    state: 'available' as const,
+    configuration: null,
+    overflow: null,
+  };
+}
+
+function pointSnapshot(snapshotId: string, pointId: string) {
+  return {
+    snapshotId,
+    pointId,
+    role: 'source' as const,
+    accountId: 'a1',
+    awsAccountId: '111111111111',
+    region: 'us-east-1',
+    device: '/dev/xvda',
+    volumeId: 'vol-1',
+    sizeGiB: 8,
+    encrypted: false,
+    kmsKeyId: null,
+    state: 'completed' as const,
+    sealed: true,
+    sourceSnapshotId: null,
+    target: null,
+    createdAt: T0,
+    deletedAt: null,
+  };
+}
 
 function auditEntry(i: number) {
   return {

@@ -1,10 +1,13 @@
 import type { CatalogStores } from '../types.js';
 import { accountStore } from './accounts.js';
 import { auditStore } from './audit.js';
+import { awsCallStore } from './aws-calls.js';
 import { eventStore } from './events.js';
 import { idempotencyStore } from './idempotency.js';
 import { inventoryStore } from './inventory.js';
 import { loginSessionStore } from './login-sessions.js';
+import { restorePointStore } from './points.js';
+import { policyStore } from './policies.js';
 import { sessionStore } from './sessions.js';
 import type { Db } from './shared.js';
 import { taskStore } from './tasks.js';
@@ -22,5 +25,8 @@ export function storesOver(db: Db): CatalogStores {
     inventory: inventoryStore(db),
     sessions: sessionStore(db),
     tasks: taskStore(db),
+    policies: policyStore(db),
+    points: restorePointStore(db),
+    awsCalls: awsCallStore(db),
   };
 }
