@@ -68,6 +68,8 @@ export interface RunningSandbox
     | 'resetCounters'
     | 'quotas'
     | 'setQuotas'
+    | 'consistency'
+    | 'setConsistency'
     | 'faults'
     | 'addFault'
     | 'removeFault'
@@ -168,6 +170,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
     resetCounters: () => ops.resetCounters(),
     quotas: () => ops.quotas(),
     setQuotas: (q) => ops.setQuotas(q),
+    consistency: () => ops.consistency(),
+    setConsistency: (c) => ops.setConsistency(c),
     faults: () => ops.faults(),
     addFault: (f) => ops.addFault(f),
     removeFault: (id) => ops.removeFault(id),

@@ -88,6 +88,11 @@ export interface SnapshotRecord {
   /** createVolumePermission: account ids, and "all" for public. */
   sharedWith: string[];
   tags: Tag[];
+  /**
+   * Eventual consistency (admin: POST /_sandbox/consistency): DescribeSnapshots does not return the snapshot
+   * before this instant. Other calls (CreateTags, CopySnapshot, ...) see it at once.
+   */
+  describableAt?: string;
   /** EBS direct StartSnapshot bookkeeping. */
   direct?: {
     status: 'pending' | 'completed' | 'error';

@@ -28,6 +28,35 @@ export const ZERO_TIMING: Timing = {
   startSnapshotVisibilitySeconds: 0,
 };
 
+/**
+ * AWS's EC2 resource quotas that the sandbox enforces, always (as AWS does), at AWS's default values unless the
+ * admin API (PUT /_sandbox/quotas) changes them.
+ */
+export interface Ec2Quotas {
+  /** "Concurrent snapshot copies per destination Region", per account: copies count while pending. */
+  concurrentSnapshotCopies: number;
+  /** "Snapshots per Region", per account: every snapshot it owns there, whatever its state. */
+  snapshotsPerRegion: number;
+}
+
+export const DEFAULT_EC2_QUOTAS: Ec2Quotas = { concurrentSnapshotCopies: 20, snapshotsPerRegion: 100_000 };
+
+/** Eventual consistency of EC2's Describe calls (admin API: POST /_sandbox/consistency). */
+export interface Consistency {
+  /** Seconds of the sandbox clock for which a new snapshot is not yet returned by DescribeSnapshots. */
+  describeLagSeconds: number;
+}
+
+/** The sandbox's adjustable behaviour, in memory (a restart returns to the defaults, as faults and quotas do). */
+export interface Settings {
+  ec2Quotas: Ec2Quotas;
+  consistency: Consistency;
+}
+
+export function defaultSettings(): Settings {
+  return { ec2Quotas: { ...DEFAULT_EC2_QUOTAS }, consistency: { describeLagSeconds: 0 } };
+}
+
 /** Everything a service needs, shared by all services of one sandbox. */
 export interface SandboxContext {
   readonly state: StateStore;
@@ -35,6 +64,8 @@ export interface SandboxContext {
   readonly accounts: readonly Account[];
   readonly regions: readonly RegionInfo[];
   readonly timing: Timing;
+  /** Quotas and consistency the admin API adjusts; services read them on every call. */
+  readonly settings: Settings;
   /** Milliseconds since the epoch; one clock for every service so that tests can reason about time. */
   now(): number;
   /** Fresh resource id with AWS's shape: prefix + 17 lowercase hex digits (e.g. vol-0a1b...). */

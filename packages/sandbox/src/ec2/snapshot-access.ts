@@ -8,7 +8,7 @@ export function canRestore(s: SnapshotRecord, accountId: string): boolean {
   return s.ownerId === accountId || s.sharedWith.includes(accountId) || s.sharedWith.includes('all');
 }
 
-function notFound(id: string): AwsError {
+export function notFound(id: string): AwsError {
   return new AwsError('InvalidSnapshot.NotFound', `The snapshot '${id}' does not exist.`);
 }
 

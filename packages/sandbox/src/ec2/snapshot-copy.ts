@@ -3,6 +3,7 @@ import type { SnapshotRecord } from '../core/model.js';
 import { type Call, encryptionOf, type Handler, iso, later, tables } from './call.js';
 import { DECRYPT_WITH, useKey } from './encryption.js';
 import { findRestorableSnapshot } from './snapshot-access.js';
+import { checkCopyQuota, checkSnapshotQuota, describableAt } from './snapshot-limits.js';
 import { tagSet, tagSpecs } from './tags.js';
 
 /**
@@ -41,6 +42,9 @@ export const copySnapshot: Handler = (c) => {
     : undefined;
   const enc = encryptionOf(c, c.p.bool('Encrypted'), c.p.str('KmsKeyId'), inherited);
   const tags = tagSpecs(c.p, ['snapshot']).get('snapshot') ?? [];
+  // Quotas of the destination (the caller's region), checked once the request is known to be valid.
+  checkSnapshotQuota(c, 1);
+  checkCopyQuota(c);
   const snapshotId = c.ctx.newId('snap');
   const incremental = incrementalBase(c, src, enc.kmsKeyId);
   c.ctx.blocks.copySnapshot(snapshotId, src.snapshotId, incremental);
@@ -59,6 +63,8 @@ export const copySnapshot: Handler = (c) => {
     sharedWith: [],
     tags,
   };
+  const at = describableAt(c);
+  if (at) s.describableAt = at;
   tables(c).snapshots.put(snapshotId, s);
   tables(c).copies.put(snapshotId, {
     snapshotId,

@@ -1,11 +1,12 @@
 import { AwsError } from '../core/errors.js';
 import type { SnapshotRecord, Tag, VolumeRecord } from '../core/model.js';
-import { byId, type Call, type Handler, iso, later, tables } from './call.js';
+import { byId, type Call, checkId, type Handler, iso, later, tables } from './call.js';
 import { applyFilters } from './filters.js';
 import { snapshotStatus, snapshotVisible } from './lifecycle.js';
-import { paginate } from './paging.js';
+import { checkPaging, paginate } from './paging.js';
 import { AMAZON_OWNER } from './public-images.js';
-import { canRestore, findOwnSnapshot, findRestorableSnapshot } from './snapshot-access.js';
+import { canRestore, findOwnSnapshot, findRestorableSnapshot, notFound } from './snapshot-access.js';
+import { checkSnapshotQuota, describable, describableAt } from './snapshot-limits.js';
 import { mergeTags, tagSet, tagSpecs } from './tags.js';
 import { findVolume } from './volumes.js';
 
@@ -29,6 +30,8 @@ export function snapshotVolume(c: Call, v: VolumeRecord, description: string, ta
     sharedWith: [],
     tags,
   };
+  const at = describableAt(c);
+  if (at) s.describableAt = at;
   tables(c).snapshots.put(snapshotId, s);
   return s;
 }
@@ -59,6 +62,7 @@ export const createSnapshot: Handler = (c) => {
     throw new AwsError('IncorrectState', `Volume '${v.volumeId}' is in the 'creating' state.`);
   }
   const tags = tagSpecs(c.p, ['snapshot']).get('snapshot') ?? [];
+  checkSnapshotQuota(c, 1);
   return snapshotXml(c, snapshotVolume(c, v, c.p.str('Description') ?? '', tags));
 };
 
@@ -74,6 +78,7 @@ export const createSnapshots: Handler = (c) => {
       'MissingParameter',
       'The request must contain the parameter InstanceSpecification.InstanceId',
     );
+  checkId('i', instanceId, 'InvalidInstanceID.Malformed');
   const i = tables(c).instances.get(instanceId);
   if (!i || i.ownerId !== c.accountId || i.region !== c.region || i.finalized) {
     throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
@@ -107,9 +112,11 @@ export const createSnapshots: Handler = (c) => {
   }
   const extra = tagSpecs(c.p, ['snapshot']).get('snapshot') ?? [];
   const description = c.p.str('Description') ?? '';
-  const taken = volumes.map((v) =>
-    snapshotVolume(c, v, description, copyFrom ? mergeTags(v.tags, extra) : extra),
-  );
+  // Every check before the first snapshot is taken: a refused call leaves no partial set behind.
+  const tagsOf = volumes.map((v) => (copyFrom ? mergeTags(v.tags, extra) : extra));
+  checkSnapshotQuota(c, volumes.length);
+  // One clock reading (c.now) for the whole set: every snapshot shows the same StartTime, as AWS documents.
+  const taken = volumes.map((v, n) => snapshotVolume(c, v, description, tagsOf[n]!));
   return {
     snapshotSet: taken.map((s) => {
       const x = snapshotXml(c, s);
@@ -138,9 +145,20 @@ export const describeSnapshots: Handler = (c) => {
   const ids = c.p.list('SnapshotId');
   const owners = c.p.list('Owner').map((o) => accountOf(c, o));
   const restorable = c.p.list('RestorableBy').map((o) => accountOf(c, o));
-  for (const id of ids) findRestorableSnapshot(c, id, false);
+  // Paging is checked first: AWS refuses MaxResults with SnapshotIds whatever the ids.
+  const limits = { min: 5, max: 1000, clamp: true };
+  checkPaging(c.p, limits, 'SnapshotId');
+  // A snapshot still inside the eventual-consistency window is unknown by id and absent from lists.
+  for (const id of ids) {
+    const s = findRestorableSnapshot(c, id, false);
+    if (!describable(s, c.now)) throw notFound(id);
+  }
   const visible = [...tables(c).snapshots.values()].filter(
-    (s) => s.region === c.region && snapshotVisible(s, c.now) && canRestore(s, c.accountId),
+    (s) =>
+      s.region === c.region &&
+      snapshotVisible(s, c.now) &&
+      describable(s, c.now) &&
+      canRestore(s, c.accountId),
   );
   const rows = visible.filter(
     (s) =>
@@ -169,7 +187,7 @@ export const describeSnapshots: Handler = (c) => {
     (s) => s.tags,
   );
   const key = (s: SnapshotRecord) => s.snapshotId;
-  const page = paginate(filtered.sort(byId(key)), c.p, key, { min: 5, max: 1000 }, 'SnapshotId');
+  const page = paginate(filtered.sort(byId(key)), c.p, key, limits, 'SnapshotId');
   return { snapshotSet: page.items.map((s) => snapshotXml(c, s)), nextToken: page.nextToken };
 };
 

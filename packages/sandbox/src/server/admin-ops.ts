@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { BLOCK_SIZE } from '../core/blocks.js';
 import { AwsError } from '../core/errors.js';
 import type { SnapshotRecord, Tag, VolumeRecord } from '../core/model.js';
+import type { Consistency, Ec2Quotas } from '../core/service.js';
 import { alignedBuffer } from '../ebs/direct.js';
 import type { LayeredBlockEngine } from '../ebs/engine.js';
 import type { EbsQuotas, QuotaSettings } from '../ebs/quotas.js';
@@ -12,6 +13,12 @@ import type { Counter, Counters } from './counters.js';
 import type { FaultRule, Faults } from './faults.js';
 
 const GiB = 1024 ** 3;
+
+/**
+ * Every quota the admin API shows and sets: the EBS direct API's request rates (`enabled` turns those on) and
+ * EC2's resource quotas, which are always enforced as AWS enforces them.
+ */
+export type SandboxQuotas = QuotaSettings & Ec2Quotas;
 /** Import reads this much at a time: large reads, then each 512 KiB block is checked for zeros. */
 const IMPORT_CHUNK = 16 * BLOCK_SIZE;
 /** One read of volume content is held in memory whole: keep it bounded. */
@@ -164,12 +171,43 @@ export class AdminOps {
     this.counterSet.reset();
   }
 
-  quotas(): QuotaSettings {
-    return this.quotaSet.get();
+  quotas(): SandboxQuotas {
+    return { ...this.quotaSet.get(), ...this.ctx.settings.ec2Quotas };
   }
 
-  setQuotas(change: Partial<QuotaSettings>): QuotaSettings {
-    return this.quotaSet.set(change);
+  /** Changes the quotas named; the others keep their values. Refused whole when one value is not valid. */
+  setQuotas(change: Partial<SandboxQuotas>): SandboxQuotas {
+    const { concurrentSnapshotCopies, snapshotsPerRegion, ...ebs } = change;
+    const ec2 = { concurrentSnapshotCopies, snapshotsPerRegion };
+    for (const [name, v] of Object.entries(ec2)) {
+      if (v !== undefined && !(Number.isInteger(v) && v >= 0)) {
+        throw new AwsError('InvalidParameterValue', `${name} must be a non-negative integer`);
+      }
+    }
+    this.quotaSet.set(ebs);
+    const q = this.ctx.settings.ec2Quotas;
+    if (concurrentSnapshotCopies !== undefined) q.concurrentSnapshotCopies = concurrentSnapshotCopies;
+    if (snapshotsPerRegion !== undefined) q.snapshotsPerRegion = snapshotsPerRegion;
+    return this.quotas();
+  }
+
+  consistency(): Consistency {
+    return { ...this.ctx.settings.consistency };
+  }
+
+  /**
+   * Eventual consistency of Describe calls: describeLagSeconds (sandbox clock) during which a snapshot just made
+   * by CreateSnapshot(s) or CopySnapshot is not returned by DescribeSnapshots. Applies to snapshots made after it.
+   */
+  setConsistency(change: Partial<Consistency>): Consistency {
+    const lag = change.describeLagSeconds;
+    if (lag !== undefined) {
+      if (typeof lag !== 'number' || !Number.isFinite(lag) || lag < 0) {
+        throw new AwsError('InvalidParameterValue', 'describeLagSeconds must be a non-negative number');
+      }
+      this.ctx.settings.consistency.describeLagSeconds = lag;
+    }
+    return this.consistency();
   }
 
   faults(): FaultRule[] {

@@ -66,6 +66,8 @@ export function createAdminHandler(ops: AdminOps, info: AdminInfo) {
     ],
     ['GET', /^quotas$/, () => ops.quotas()],
     ['PUT', /^quotas$/, (_m, _q, b) => ops.setQuotas(json(b))],
+    ['GET', /^consistency$/, () => ops.consistency()],
+    ['POST', /^consistency$/, (_m, _q, b) => ops.setConsistency(json(b))],
     ['GET', /^faults$/, () => ({ faults: ops.faults() })],
     ['POST', /^faults$/, (_m, _q, b) => ({ id: ops.addFault(json(b)) })],
     [

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { BlockEngine } from '../core/blocks.js';
 import type { Account, RegionInfo } from '../core/model.js';
-import type { SandboxContext, Timing } from '../core/service.js';
+import { defaultSettings, type SandboxContext, type Settings, type Timing } from '../core/service.js';
 import type { StateStore } from '../core/state.js';
 import type { Counters } from './counters.js';
 
@@ -11,6 +11,7 @@ import type { Counters } from './counters.js';
  */
 export class Context implements SandboxContext {
   private offsetMs = 0;
+  readonly settings: Settings = defaultSettings();
 
   constructor(
     readonly state: StateStore,
