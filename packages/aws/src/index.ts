@@ -10,6 +10,12 @@ export {
   type SimulationDecision,
   type VolumeView,
 } from './accounts.js';
+export {
+  type BlockDeviceConfiguration,
+  type InstanceConfiguration,
+  instanceConfiguration,
+  type NetworkInterfaceConfiguration,
+} from './instance-config.js';
 export { addKmsSlot, kmsUnlocker } from './kms.js';
 export { kmsDecryptSecret, kmsEncryptSecret } from './kms-secret.js';
 export { parseS3Location, type S3Location } from './s3-location.js';
