@@ -10,10 +10,21 @@ import { ApplianceError } from './errors.js';
 import { EventHub } from './events.js';
 import { IdempotencyService } from './idempotency.js';
 import { DEFAULT_INVENTORY_INTERVAL_MS, InventoryService } from './inventory/service.js';
+import { partialSessionState } from './jobs/engine.js';
 import { JobEngine, type JobLimits, type TaskKind, TEST_TASK_KINDS } from './jobs/index.js';
 import { DataDirLock } from './lock.js';
 import { PasswordHasher } from './passwords.js';
+import { regionFailedKind, retentionKind } from './policies/kinds.js';
+import { PolicyScheduler } from './policies/scheduler.js';
+import { PolicyService } from './policies/service.js';
+import { POLICY_RUN_SESSION } from './policies/types.js';
 import { loadOrCreateKeyRing, type SecretBox, type SecretKms } from './secret.js';
+import { deleteTaskKind } from './snapshots/delete-task.js';
+import { SnapshotEnv, type SnapshotEnvOptions, type SnapshotsAwsFactory } from './snapshots/env.js';
+import { snapshotTaskKind } from './snapshots/instance-task.js';
+import { janitorTaskKind } from './snapshots/janitor.js';
+import { PointService } from './snapshots/points.js';
+import { rescanTaskKind } from './snapshots/rescan.js';
 import { DEFAULT_THROTTLE, LoginThrottle, type ThrottleLimits } from './throttle.js';
 import { UserService } from './users.js';
 
@@ -41,6 +52,12 @@ export interface ApplianceOptions {
    * listens, not by open().
    */
   inventoryIntervalMs?: number;
+  /** The EC2/KMS adapter of snapshots per account × region (default: Ec2Snapshots of @lifeboat/aws). */
+  snapshotsAws?: SnapshotsAwsFactory;
+  /** Copy queue and polling of snapshot sessions. */
+  snapshots?: SnapshotEnvOptions;
+  /** The time zone of schedules that name none (default UTC). */
+  timezone?: string;
 }
 
 /** `$XDG_DATA_HOME/lifeboat`, else `~/.local/share/lifeboat`. */
@@ -65,6 +82,12 @@ export class Appliance {
   /** Instances and volumes per account and region, refreshed on a schedule and on demand. */
   readonly inventory: InventoryService;
   private readonly inventoryIntervalMs: number;
+  /** Backup policies: documents, schedules, runs. */
+  readonly policies: PolicyService;
+  /** Restore points: the timeline, holds, rescans and the janitor. */
+  readonly points: PointService;
+  private readonly snapshotEnv: SnapshotEnv;
+  private readonly scheduler: PolicyScheduler;
   /** The job engine: sessions of tasks. Started by the server (jobs.start()), not by local chores. */
   readonly jobs: JobEngine;
   /** Started with --test-mode: the clock moves on request and the test-only routes exist. */
@@ -116,6 +139,43 @@ export class Appliance {
       this.jobs,
     );
     this.jobs.register(this.inventory.kind);
+    this.snapshotEnv = new SnapshotEnv(
+      catalog,
+      secrets,
+      clock,
+      this.accounts,
+      this.audit,
+      options.snapshotsAws ?? unavailableSnapshots,
+      options.snapshots,
+    );
+    this.policies = new PolicyService(
+      this.snapshotEnv,
+      this.audit,
+      this.jobs,
+      clock,
+      options.timezone ?? 'UTC',
+    );
+    this.points = new PointService(this.snapshotEnv, this.audit, this.jobs);
+    this.scheduler = new PolicyScheduler(this.policies, this.audit, clock);
+    this.jobs.register(
+      snapshotTaskKind(this.snapshotEnv),
+      retentionKind(this.snapshotEnv),
+      regionFailedKind,
+      deleteTaskKind(this.snapshotEnv),
+      rescanTaskKind(this.snapshotEnv),
+      janitorTaskKind(this.snapshotEnv),
+    );
+    this.jobs.setSessionOutcome(POLICY_RUN_SESSION, partialSessionState);
+    // A gone instance stays listed while restore points of it exist: they are restored from its record.
+    this.inventory.retainGone = async (i) =>
+      (
+        await catalog.points.list({
+          accountId: i.accountId,
+          region: i.region,
+          instanceId: i.instanceId,
+          limit: 1,
+        })
+      ).length > 0;
     const minutes = Number(process.env.LIFEBOAT_INVENTORY_INTERVAL);
     this.inventoryIntervalMs =
       options.inventoryIntervalMs ??
@@ -142,10 +202,18 @@ export class Appliance {
     try {
       const { ring, created } = await loadOrCreateKeyRing(dir, { kms: options.secretKms });
       const catalog = await openCatalog(catalogFile(dir), false);
-      const appliance = new Appliance(dir, catalog, lock, clockOf(options), ring, {
+      // Loaded here, not at import: the AWS SDK is needed only by an opened appliance.
+      const awsModule = await import('@lifeboat/aws');
+      const aws = options.aws ?? new awsModule.AwsAccounts();
+      let snapshotsAws = options.snapshotsAws;
+      if (!snapshotsAws && aws instanceof awsModule.AwsAccounts) {
+        snapshotsAws = (account, region, onCall) =>
+          new awsModule.Ec2Snapshots(aws, appliance.accounts.access(account), region, { onCall });
+      }
+      const appliance: Appliance = new Appliance(dir, catalog, lock, clockOf(options), ring, {
         ...options,
-        // Loaded here, not at import: the AWS SDK is needed only by an opened appliance.
-        aws: options.aws ?? new (await import('@lifeboat/aws')).AwsAccounts(),
+        aws,
+        ...(snapshotsAws && { snapshotsAws }),
       });
       appliance.secretCreated = created;
       appliance.jobs.register(...(options.taskKinds ?? []));
@@ -171,16 +239,24 @@ export class Appliance {
    */
   startSchedules(log?: (line: string) => void): void {
     this.inventory.schedule(this.inventoryIntervalMs, log);
+    this.scheduler.start();
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     this.inventory.stop();
+    this.scheduler.stop();
     await this.jobs.close();
+    this.snapshotEnv.close();
     await this.catalog.close();
     await this.lock.release();
   }
 }
+
+/** Without AWS adapters (unit tests with a fake AccountsAws): snapshot tasks fail saying so. */
+const unavailableSnapshots: SnapshotsAwsFactory = () => {
+  throw new ApplianceError('CATALOG_UNUSABLE', 'this appliance was opened without EC2 snapshot access');
+};
 
 /** A test clock only in test mode (never in production), unless the caller brings its own. */
 function clockOf(options: ApplianceOptions): Clock {

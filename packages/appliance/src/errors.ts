@@ -30,12 +30,19 @@ export class ApplianceError extends Error {
   constructor(
     readonly code: ApplianceErrorCode,
     message: string,
-    options?: { cause?: unknown; retryAfterSeconds?: number },
+    options?: {
+      cause?: unknown;
+      retryAfterSeconds?: number;
+      /** VALIDATION_FAILED: each wrong field (the API's problem `errors`). */
+      errors?: Array<{ path: string; message: string }>;
+    },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.errors = options?.errors;
   }
   readonly retryAfterSeconds: number | undefined;
+  readonly errors: Array<{ path: string; message: string }> | undefined;
 }
 
 export function isApplianceError(err: unknown): err is ApplianceError {

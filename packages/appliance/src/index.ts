@@ -41,6 +41,16 @@ export {
 export * from './jobs/index.js';
 export { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
 export { can, isPermission, PERMISSIONS, type Permission, ROLE_PERMISSIONS } from './permissions.js';
+export { type PolicyDocument, policyErrors, type ReplicaTarget } from './policies/document.js';
+export {
+  describeSchedule,
+  nextRun,
+  previousRun,
+  type Schedule,
+  scheduleErrors,
+} from './policies/schedule.js';
+export { PolicyService } from './policies/service.js';
+export * from './policies/types.js';
 export {
   decodeSecretFile,
   encodeSecretFile,
@@ -62,5 +72,10 @@ export {
 } from './secret.js';
 export { type InitSecretOptions, type InitSecretResult, initSecret, rotateKeyRing } from './secret-admin.js';
 export { recoveryPhraseOf } from './secret-phrase.js';
+export type { SnapshotEnvOptions, SnapshotsAwsFactory } from './snapshots/env.js';
+export { SNAPSHOT_TASK, type SnapshotTaskInput } from './snapshots/instance-task.js';
+export { PointService } from './snapshots/points.js';
+export { decideRetention, type RetentionRules } from './snapshots/retention.js';
+export { openSeal, type SnapshotSeal } from './snapshots/seal.js';
 export type { ThrottleLimits } from './throttle.js';
 export { type NewUserInput, USER_NAME, type User, type UserEdit } from './users.js';

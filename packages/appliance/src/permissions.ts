@@ -20,6 +20,7 @@ export const PERMISSIONS = [
   'repositories.read',
   'repositories.write',
   'points.read',
+  'points.write',
   'restore.run',
 ] as const;
 
@@ -38,7 +39,14 @@ const READ: Permission[] = [
 /** The roles of the brief: administrators do all; operators protect; restore operators restore; viewers read. */
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   administrator: PERMISSIONS,
-  'backup-operator': [...READ, 'accounts.write', 'policies.write', 'sessions.write', 'repositories.write'],
+  'backup-operator': [
+    ...READ,
+    'accounts.write',
+    'policies.write',
+    'sessions.write',
+    'repositories.write',
+    'points.write',
+  ],
   'restore-operator': ['self', 'inventory.read', 'points.read', 'sessions.read', 'restore.run'],
   viewer: READ,
 };

@@ -102,6 +102,18 @@ export class AwsAccounts {
     this.region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
   }
 
+  /**
+   * What an SDK client of this account × region is built with: the account's credentials, the standard retries
+   * (or `maxAttempts: 1` when the caller retries itself) and per-attempt timeouts.
+   */
+  clientConfig(access: AccountAccess, region: string, options: { maxAttempts?: number } = {}) {
+    return {
+      ...this.common(region),
+      ...(options.maxAttempts !== undefined && { maxAttempts: options.maxAttempts }),
+      credentials: this.credentials(access),
+    };
+  }
+
   private common(region: string) {
     return {
       region,
@@ -272,7 +284,7 @@ export class AwsAccounts {
   }
 }
 
-function instanceView(i: Instance, volumes: Map<string, Volume>): InstanceView {
+export function instanceView(i: Instance, volumes: Map<string, Volume>): InstanceView {
   const tags: Record<string, string> = {};
   for (const t of i.Tags ?? []) if (t.Key) tags[t.Key] = t.Value ?? '';
   const attached: VolumeView[] = [];

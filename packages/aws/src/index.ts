@@ -11,6 +11,16 @@ export {
   type VolumeView,
 } from './accounts.js';
 export {
+  type AwsCallCounter,
+  type AwsTags,
+  Ec2Snapshots,
+  type Ec2SnapshotsOptions,
+  type KeyView,
+  type ProtectedInstance,
+  type SnapshotView,
+  tagRecord,
+} from './ec2-snapshots.js';
+export {
   type BlockDeviceConfiguration,
   type InstanceConfiguration,
   instanceConfiguration,

@@ -77,6 +77,12 @@ export class JobEngine {
   private readonly queue: Queued[] = [];
   private readonly running = new Map<string, Running>();
   private readonly perKey = new Map<string, number>();
+  /** Running tasks that gave their slot up while they wait (ctx.park). */
+  private parked = 0;
+  /** Session kinds whose end state is not sessionStateOf's (a policy run with some failed instances: warning). */
+  private readonly outcomes = new Map<string, typeof sessionStateOf>();
+  /** Parked tasks whose wait ended, waiting for a slot again (served before the queue). */
+  private readonly unparking: Array<{ key: string; resume: () => void }> = [];
   private readonly waiters = new Map<string, Array<(s: SessionRecord) => void>>();
   private readonly flushes = new Map<string, { timer: NodeJS.Timeout | undefined; last: number }>();
   private readonly limits: JobLimits;
@@ -94,6 +100,11 @@ export class JobEngine {
     if (!(this.limits.perAccountRegion >= 1 && this.limits.overall >= 1)) {
       throw new RangeError('job limits must be at least 1');
     }
+  }
+
+  /** How sessions of `kind` end, from their tasks (default: sessionStateOf, any failed task fails the session). */
+  setSessionOutcome(kind: string, outcome: typeof sessionStateOf): void {
+    this.outcomes.set(kind, outcome);
   }
 
   /** Adds a task kind; before start() for tasks that a restart resumes. */
@@ -318,10 +329,58 @@ export class JobEngine {
     ]);
   }
 
+  /** Tasks holding a slot: running and not parked. */
+  private active(): number {
+    return this.running.size - this.parked;
+  }
+
+  /**
+   * Runs fn (a long wait on AWS, e.g. for snapshots to complete) without holding the task's slot, so that other
+   * tasks of the account × region start meanwhile; takes a slot again (before queued tasks) when fn settles.
+   */
+  private async park<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    this.parked++;
+    this.release(key);
+    this.pump();
+    try {
+      return await fn();
+    } finally {
+      await new Promise<void>((resume) => {
+        this.unparking.push({ key, resume });
+        if (this.stopping) {
+          // Nothing starts any more: let the task see its abort at once.
+          this.unparking.pop();
+          this.parked--;
+          this.perKey.set(key, (this.perKey.get(key) ?? 0) + 1);
+          resume();
+          return;
+        }
+        this.pump();
+      });
+    }
+  }
+
+  private release(key: string): void {
+    const n = (this.perKey.get(key) ?? 1) - 1;
+    if (n > 0) this.perKey.set(key, n);
+    else this.perKey.delete(key);
+  }
+
   /** Starts queued tasks while the limits allow, in queue order (a full key does not hold up the others). */
   private pump(): void {
     if (!this.started || this.stopping) return;
-    for (let i = 0; i < this.queue.length && this.running.size < this.limits.overall; ) {
+    for (let i = 0; i < this.unparking.length && this.active() < this.limits.overall; ) {
+      const u = this.unparking[i]!;
+      if ((this.perKey.get(u.key) ?? 0) >= this.limits.perAccountRegion) {
+        i++;
+        continue;
+      }
+      this.unparking.splice(i, 1);
+      this.parked--;
+      this.perKey.set(u.key, (this.perKey.get(u.key) ?? 0) + 1);
+      u.resume();
+    }
+    for (let i = 0; i < this.queue.length && this.active() < this.limits.overall; ) {
       const entry = this.queue[i]!;
       const key = keyOf(entry.task);
       if ((this.perKey.get(key) ?? 0) >= this.limits.perAccountRegion) {
@@ -346,9 +405,7 @@ export class JobEngine {
         })
         .finally(() => {
           this.running.delete(entry.task.id);
-          const n = (this.perKey.get(key) ?? 1) - 1;
-          if (n > 0) this.perKey.set(key, n);
-          else this.perKey.delete(key);
+          this.release(key);
           this.pump();
         });
     }
@@ -426,6 +483,7 @@ export class JobEngine {
             ).catch(() => {}),
         }),
       sleep: (ms) => sleepOn(this.clock, ms, signal),
+      park: (fn) => this.park(keyOf(task), fn),
     };
     let outcome: TaskResult;
     try {
@@ -502,7 +560,7 @@ export class JobEngine {
     if (!session || isEnded(session.state)) return undefined;
     const tasks = await tx.tasks.ofSession(sessionId);
     if (tasks.some((t) => !isEnded(t.state))) return undefined;
-    const state = sessionStateOf(session.cancelRequested, tasks);
+    const state = (this.outcomes.get(session.kind) ?? sessionStateOf)(session.cancelRequested, tasks);
     const counts = Object.fromEntries(Object.entries(session.counts).filter(([, n]) => n > 0));
     await tx.sessions.appendLog({ sessionId, taskId: null, at, level: 'info', message: `session ${state}` });
     return tx.sessions.update(sessionId, {
@@ -579,6 +637,19 @@ export function sessionStateOf(
   if (tasks.some((t) => t.state === 'failed' || t.state === 'interrupted')) return 'failed';
   if (tasks.some((t) => t.state === 'cancelled')) return 'cancelled';
   if (tasks.some((t) => t.state === 'warning')) return 'warning';
+  return 'succeeded';
+}
+
+/** Some tasks failing makes a warning; only all of them failing fails the session. */
+export function partialSessionState(
+  cancelRequested: boolean,
+  tasks: Array<Pick<TaskRecord, 'state'>>,
+): SessionState {
+  if (cancelRequested) return 'cancelled';
+  const failed = tasks.filter((t) => t.state === 'failed' || t.state === 'interrupted').length;
+  if (failed > 0 && failed === tasks.length) return 'failed';
+  if (tasks.some((t) => t.state === 'cancelled')) return 'cancelled';
+  if (failed > 0 || tasks.some((t) => t.state === 'warning')) return 'warning';
   return 'succeeded';
 }
 

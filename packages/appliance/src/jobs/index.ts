@@ -1,5 +1,6 @@
 export {
   JobEngine,
+  partialSessionState,
   SESSION_TOPIC,
   type SessionEvent,
   type SessionWithTasks,

@@ -31,6 +31,11 @@ export interface TaskContext {
   withRetries<T>(fn: (attempt: number) => Promise<T>, options?: RetryOptions): Promise<T>;
   /** Waits on the appliance's clock; rejects when the task is cancelled. */
   sleep(ms: number): Promise<void>;
+  /**
+   * Runs fn, a long wait rather than work (snapshots completing), without holding the task's concurrency slot:
+   * other tasks of its account × region start meanwhile; the slot is taken again before fn's result returns.
+   */
+  park<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** What a handler may return: a warning makes the task (and its session) end `warning`. */

@@ -1,0 +1,109 @@
+/**
+ * The policies' schedules. Each tick looks at every enabled, scheduled policy: the latest scheduled instant not
+ * handled yet runs if it is less than one interval late (a run missed while the appliance was down runs once at
+ * start), else it is recorded as missed; a run whose previous session still runs is skipped and recorded. Ticks
+ * come every 30 s and after every move of a test clock; they never overlap.
+ */
+import type { PolicyRecord } from '@lifeboat/catalog';
+import { type AuditLog, SYSTEM } from '../audit.js';
+import { type Clock, TestClock } from '../clock.js';
+import type { PolicyDocument } from './document.js';
+import { intervalAt, previousRun } from './schedule.js';
+import type { PolicyService } from './service.js';
+
+const TICK_MS = 30_000;
+
+export class PolicyScheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private ticking: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly policies: PolicyService,
+    private readonly audit: AuditLog,
+    private readonly clock: Clock,
+    private readonly log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+  ) {}
+
+  start(): void {
+    this.stop();
+    this.timer = setInterval(() => this.kick(), TICK_MS);
+    this.timer.unref();
+    if (this.clock instanceof TestClock) this.unsubscribe = this.clock.onAdvance(() => this.kick());
+    this.kick();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  /** Resolves when the current tick (and one asked for meanwhile) is done. */
+  async idle(): Promise<void> {
+    while (this.ticking) await this.ticking;
+  }
+
+  private kick(): void {
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = this.tick()
+      .catch((err) => this.log(`scheduler: ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => {
+        this.ticking = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  private async tick(): Promise<void> {
+    for (let after: string | undefined; ; ) {
+      const page = await this.policies.list({ limit: 100, ...(after && { after }) });
+      for (const p of page) {
+        if (!p.enabled || !p.document.schedule) continue;
+        await this.consider(await this.policies.record(p.name)).catch((err) =>
+          this.log(`scheduler: policy ${p.name}: ${err instanceof Error ? err.message : String(err)}`),
+        );
+      }
+      if (page.length < 100) return;
+      after = page[page.length - 1]!.name;
+    }
+  }
+
+  private async consider(p: PolicyRecord): Promise<void> {
+    const schedule = (p.document as unknown as PolicyDocument).schedule!;
+    const zone = this.policies.defaultZone;
+    const now = this.clock.now().getTime();
+    const due = previousRun(schedule, now, zone);
+    if (due === undefined) return;
+    const handled = Date.parse(p.lastDueAt ?? p.createdAt);
+    if (due <= handled) return;
+    await this.policies.markDue(p.id, new Date(due).toISOString());
+    const at = new Date(due).toISOString();
+    const late = now - due;
+    const interval = intervalAt(schedule, due, zone);
+    if (late >= interval) {
+      await this.record(p, 'policy.run.missed', { due: at, lateSeconds: Math.round(late / 1000) });
+      this.log(`scheduler: policy ${p.name}: the run due ${at} was missed (more than one interval late)`);
+      return;
+    }
+    const running = await this.policies.runningSession(p);
+    if (running) {
+      await this.record(p, 'policy.run.skipped', { due: at, runningSession: running });
+      this.log(`scheduler: policy ${p.name}: the run due ${at} skipped: session ${running} still runs`);
+      return;
+    }
+    const s = await this.policies.startRun(SYSTEM, p);
+    this.log(`scheduler: policy ${p.name}: run due ${at} started: session ${s.id} (${s.tasks.length} tasks)`);
+  }
+
+  private record(p: PolicyRecord, action: string, details: Record<string, unknown>): Promise<void> {
+    return this.audit.note(SYSTEM, { action, target: `policy/${p.name}`, details });
+  }
+}
