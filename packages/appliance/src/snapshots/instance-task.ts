@@ -47,8 +47,14 @@ export interface SnapshotTaskInput {
   retention: RetentionRules;
 }
 
-interface Checkpoint {
+/**
+ * What a restart resumes from: the point, and once made, the phase-2 tags of every source snapshot: the sealed
+ * configuration has a random nonce, so sealing again would give other slices, and a set sealed half before a
+ * crash and half after would not reassemble.
+ */
+export interface Checkpoint {
   pointId: string;
+  sealTags?: Record<string, Record<string, string>>;
 }
 
 const iso = (env: SnapshotEnv) => env.clock.now().toISOString();
@@ -246,25 +252,33 @@ async function sealSet(
   sources: PointSnapshotRecord[],
 ): Promise<void> {
   if (sources.every((s) => s.sealed)) return;
-  const sealed = sealSetTags(env.secrets, {
-    pointId: point.id,
-    configuration: input.configuration,
-    snapshots: sources.map((s) => ({ snapshotId: s.snapshotId, seal: baseSeal(input, point, s, sources) })),
-  });
-  if (sealed.configuration?.overflow) {
-    await env.catalog.points.update(
-      point.id,
-      { overflow: { left: sealed.configuration.dropped, configuration: input.configuration } },
-      iso(env),
+  const cp = ctx.task.checkpoint as Checkpoint | null;
+  let tagsBySnapshot = cp?.sealTags;
+  if (!tagsBySnapshot || sources.some((s) => !tagsBySnapshot![s.snapshotId])) {
+    const sealed = sealSetTags(env.secrets, {
+      pointId: point.id,
+      configuration: input.configuration,
+      snapshots: sources.map((s) => ({ snapshotId: s.snapshotId, seal: baseSeal(input, point, s, sources) })),
+    });
+    if (sealed.configuration?.overflow) {
+      await env.catalog.points.update(
+        point.id,
+        { overflow: { left: sealed.configuration.dropped, configuration: input.configuration } },
+        iso(env),
+      );
+      await ctx.log(
+        'info',
+        `the configuration did not fit the tags (left out: ${sealed.configuration.dropped.join(', ')}): kept whole in the catalog`,
+      );
+    }
+    tagsBySnapshot = Object.fromEntries(
+      [...sealed.tags].map(([id, tags]) => [id, Object.fromEntries(tags.map((t) => [t.Key, t.Value]))]),
     );
-    await ctx.log(
-      'info',
-      `the configuration did not fit the tags (left out: ${sealed.configuration.dropped.join(', ')}): kept whole in the catalog`,
-    );
+    await ctx.checkpoint({ pointId: point.id, sealTags: tagsBySnapshot } satisfies Checkpoint);
   }
   for (const s of sources) {
     if (s.sealed) continue;
-    const tags = Object.fromEntries(sealed.tags.get(s.snapshotId)!.map((t) => [t.Key, t.Value]));
+    const tags = tagsBySnapshot[s.snapshotId]!;
     await ctx.withRetries(() => ec2.createTags([s.snapshotId], tags));
     await env.catalog.points.updateSnapshot(s.snapshotId, { sealed: true });
     s.sealed = true;

@@ -14,7 +14,7 @@ import type { PointSnapshotRecord, RestorePointRecord } from '@lifeboat/catalog'
 import type { TaskContext, TaskKind } from '../jobs/types.js';
 import type { PolicyDocument } from '../policies/document.js';
 import type { SnapshotEnv } from './env.js';
-import { applyRetention } from './instance-task.js';
+import { applyRetention, type Checkpoint } from './instance-task.js';
 import { MARKER_TAG, SESSION_TAG, TOKEN_TAG } from './markers.js';
 import { retentionOf } from './retention.js';
 import { openSeal, sealSet, setReference } from './seal.js';
@@ -126,6 +126,9 @@ async function sealRecorded(
     (s) => !s.sealed && s.accountId === point.accountId && s.region === point.region,
   );
   if (unsealed.length === 0) return 0;
+  // The task's own phase-2 tags when it got as far as making them (sealing again would give other slices).
+  const task = point.taskId ? await env.catalog.tasks.get(point.taskId) : undefined;
+  const saved = (task?.checkpoint as Checkpoint | null)?.sealTags;
   const policy = point.policyId ? await env.catalog.policies.getById(point.policyId) : undefined;
   const sealed = sealSet(env.secrets, {
     pointId: point.id,
@@ -154,10 +157,10 @@ async function sealRecorded(
   let n = 0;
   for (const s of unsealed) {
     if (!found.some((f) => f.snapshotId === s.snapshotId)) continue;
-    const tags = sealed.tags.get(s.snapshotId)!;
-    await ctx.withRetries(() =>
-      ec2.createTags([s.snapshotId], Object.fromEntries(tags.map((t) => [t.Key, t.Value]))),
-    );
+    const tags =
+      saved?.[s.snapshotId] ??
+      Object.fromEntries(sealed.tags.get(s.snapshotId)!.map((t) => [t.Key, t.Value]));
+    await ctx.withRetries(() => ec2.createTags([s.snapshotId], tags));
     await env.catalog.points.updateSnapshot(s.snapshotId, { sealed: true });
     await ctx.log('info', `sealed ${s.snapshotId} of ${point.id}: its seal had not been written`);
     n++;
