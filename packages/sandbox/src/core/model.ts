@@ -31,13 +31,24 @@ export interface Principal {
    */
   arn: string;
   /** Absent means root (the account's own key pair). */
-  kind?: 'root' | 'user' | 'assumed-role';
-  /** GetCallerIdentity's UserId: the account id for root, AIDA... for users, AROA...:<session> for sessions. */
+  kind?: 'root' | 'user' | 'assumed-role' | 'federated-user';
+  /**
+   * GetCallerIdentity's UserId: the account id for root, AIDA... for users, AROA...:<session> for sessions,
+   * <account>:<name> for federated users.
+   */
   userId?: string;
   /** For assumed-role sessions: the role's ARN, session name and session tags (aws:PrincipalTag/...). */
   roleArn?: string;
   sessionName?: string;
   sessionTags?: Tag[];
+  /** For federated users (GetFederationToken): the IAM user, or the account root, whose policies bound them. */
+  federatedFrom?: string;
+  /**
+   * Session policies (the Policy of AssumeRole or GetFederationToken), as JSON documents: the session may do only
+   * what its identity policies and these both allow. Absent for a role session without one; a federated user
+   * always has the list, and an empty one allows nothing.
+   */
+  sessionPolicies?: string[];
 }
 
 export interface VolumeRecord {

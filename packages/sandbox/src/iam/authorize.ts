@@ -19,8 +19,16 @@ function allowListDoc(actions: string[]): PolicyDocument {
   return { Statement: [{ Effect: 'Allow', Action: actions, Resource: ['*'] }] };
 }
 
-/** The identity policies that apply to a principal, or undefined for an unrestricted root. */
+/**
+ * The identity policies that apply to a principal, or undefined for an unrestricted root. A federated user has
+ * those of the IAM user (or root) that called GetFederationToken; its session policies are applied on top.
+ */
 export function identityPolicies(ctx: SandboxContext, who: Principal): Source[] | undefined {
+  if (who.kind === 'federated-user') {
+    const from = who.federatedFrom ?? '';
+    const kind = from.endsWith(':root') ? 'root' : 'user';
+    return identityPolicies(ctx, { accountId: who.accountId, accessKeyId: '', arn: from, kind });
+  }
   const t = iamTables(ctx);
   const allow = (arn: string) => t.allowLists.get(arn);
   const out: Source[] = [];
@@ -60,11 +68,30 @@ export function principalContext(who: Principal): Record<string, string> {
   return ctx;
 }
 
+/** A session's session policies as documents to evaluate; undefined when it has none (no restriction). */
+export function sessionPolicies(who: Principal): Source[] | undefined {
+  return who.sessionPolicies?.map((text, n) => ({
+    source: `session policy${who.sessionPolicies!.length > 1 ? ` ${n + 1}` : ''}`,
+    doc: cachedPolicy(text, 'identity'),
+  }));
+}
+
+/**
+ * Identity-based authorization with session policies: allowed only when the identity policies and the session
+ * policies both allow (their intersection, as IAM's policy evaluation logic has it), and an explicit Deny in either
+ * refuses. A refusal by the session policies says so (AWS's messages name "a session policy").
+ */
 export function decide(ctx: SandboxContext, who: Principal, action: string, resource?: string): Evaluation {
   const docs = identityPolicies(ctx, who);
-  if (!docs) return { decision: 'allowed', matched: [] };
   const r = { action, context: principalContext(who), ...(resource ? { resource } : {}) };
-  return evaluate(docs, r);
+  const identity: Evaluation = docs ? evaluate(docs, r) : { decision: 'allowed', matched: [] };
+  const session = sessionPolicies(who);
+  if (!session || identity.decision === 'explicitDeny') return identity;
+  const bySession = evaluate(session, r);
+  if (bySession.decision === 'explicitDeny') return { ...bySession, policyType: 'session' };
+  if (identity.decision !== 'allowed') return identity;
+  if (bySession.decision !== 'allowed') return { ...bySession, policyType: 'session' };
+  return { decision: 'allowed', matched: [...identity.matched, ...bySession.matched] };
 }
 
 /** The first action of a call the principal may not perform, with the decision that refused it. */
@@ -81,12 +108,22 @@ export function firstDenied(
   return undefined;
 }
 
-/** AWS's message: which principal, which action, and whether a Deny or the absence of an Allow refused it. */
-export function denialMessage(who: Principal, action: string, explicit: boolean, resource?: string): string {
+/**
+ * AWS's message: which principal, which action, and whether a Deny or the absence of an Allow refused it, in an
+ * identity-based or a session policy.
+ */
+export function denialMessage(
+  who: Principal,
+  action: string,
+  explicit: boolean,
+  resource?: string,
+  policyType: 'identity-based' | 'session' = 'identity-based',
+): string {
   const on = resource ? ` on resource: ${resource}` : '';
+  const a = policyType === 'session' ? 'a session' : 'an identity-based';
   const why = explicit
-    ? `with an explicit deny in an identity-based policy`
-    : `because no identity-based policy allows the ${action} action`;
+    ? `with an explicit deny in ${a} policy`
+    : `because no ${policyType} policy allows the ${action} action`;
   return `User: ${who.arn} is not authorized to perform: ${action}${on} ${why}`;
 }
 
@@ -130,7 +167,13 @@ export function denialError(
   action: string,
   evaluation: Evaluation,
 ): AwsError {
-  const message = denialMessage(who, action, evaluation.decision === 'explicitDeny');
+  const message = denialMessage(
+    who,
+    action,
+    evaluation.decision === 'explicitDeny',
+    undefined,
+    evaluation.policyType === 'session' ? 'session' : 'identity-based',
+  );
   switch (service) {
     case 'ec2':
       return new AwsError(
@@ -158,6 +201,24 @@ export function authorizeCall(
   operation: string,
 ): AwsError | undefined {
   if (operation === 'Unknown') return undefined; // the service answers its own error for what it cannot route
+  const session = who.kind === 'assumed-role' || who.kind === 'federated-user';
+  // STS refuses temporary credentials here before any policy is read (GetFederationToken API reference: "You must
+  // call the GetFederationToken operation using the long-term security credentials of an IAM user").
+  if (service === 'sts' && operation === 'GetFederationToken' && session) {
+    return new AwsError('AccessDenied', 'Cannot call GetFederationToken with session credentials', 403);
+  }
+  // Federated users "cannot call any IAM operations using the CLI or the AWS API" nor "any STS operations except
+  // GetCallerIdentity" (same page), whatever their policies say.
+  if (who.kind === 'federated-user' && (service === 'iam' || service === 'sts')) {
+    const action = actionsOf(service, operation)[0];
+    if (action) {
+      return new AwsError(
+        'AccessDenied',
+        `User: ${who.arn} is not authorized to perform: ${action} because federated users cannot call ${service.toUpperCase()} operations`,
+        403,
+      );
+    }
+  }
   const denied = firstDenied(ctx, who, service, operation);
   return denied ? denialError(service, who, denied.action, denied.evaluation) : undefined;
 }

@@ -1,12 +1,12 @@
-import type { Account } from '../core/model.js';
+import type { Account, Principal } from '../core/model.js';
 import type { SandboxContext } from '../core/service.js';
 import { rootPrincipal } from '../server/accounts.js';
 import type { Credential } from '../server/sigv4.js';
-import { iamTables, nameKey } from './records.js';
+import { iamTables, nameKey, type SessionRecord } from './records.js';
 
 /**
  * Resolves an access key id for SigV4 verification: an account's root key pair, an IAM user's active access key,
- * or AssumeRole temporary credentials (ASIA...). Expiry is checked by the verifier, on the sandbox clock.
+ * or AssumeRole / GetFederationToken temporary credentials (ASIA...). Expiry is checked by the verifier, on the sandbox clock.
  */
 export function credentialLookup(ctx: SandboxContext): (accessKeyId: string) => Credential | undefined {
   const roots = new Map(ctx.accounts.map((a) => [a.accessKeyId, a]));
@@ -24,16 +24,7 @@ export function credentialLookup(ctx: SandboxContext): (accessKeyId: string) => 
         secretAccessKey: s.secretAccessKey,
         sessionToken: s.sessionToken,
         expiresAt: Date.parse(s.expiresAt),
-        principal: {
-          accountId: s.accountId,
-          accessKeyId,
-          arn: `arn:aws:sts::${s.accountId}:assumed-role/${s.roleArn.split('/').pop()}/${s.sessionName}`,
-          kind: 'assumed-role',
-          userId: `${s.roleId}:${s.sessionName}`,
-          roleArn: s.roleArn,
-          sessionName: s.sessionName,
-          sessionTags: s.tags,
-        },
+        principal: sessionPrincipal(s),
       };
     }
     return userCredential(ctx, accessKeyId, accountOf);
@@ -54,5 +45,32 @@ function userCredential(
     account,
     secretAccessKey: k.secretAccessKey,
     principal: { accountId: k.accountId, accessKeyId, arn: user.arn, kind: 'user', userId: user.userId },
+  };
+}
+
+/** Who a session's credentials stand for: a role session, or a federated user (GetFederationToken). */
+function sessionPrincipal(s: SessionRecord): Principal {
+  const policies = s.sessionPolicy !== undefined ? [s.sessionPolicy] : [];
+  const common = { accountId: s.accountId, accessKeyId: s.accessKeyId, sessionName: s.sessionName };
+  if (s.federatedFrom) {
+    return {
+      ...common,
+      arn: `arn:aws:sts::${s.accountId}:federated-user/${s.sessionName}`,
+      kind: 'federated-user',
+      userId: `${s.accountId}:${s.sessionName}`,
+      federatedFrom: s.federatedFrom,
+      sessionTags: s.tags,
+      sessionPolicies: policies,
+    };
+  }
+  const roleArn = s.roleArn ?? '';
+  return {
+    ...common,
+    arn: `arn:aws:sts::${s.accountId}:assumed-role/${roleArn.split('/').pop()}/${s.sessionName}`,
+    kind: 'assumed-role',
+    userId: `${s.roleId}:${s.sessionName}`,
+    roleArn,
+    sessionTags: s.tags,
+    ...(policies.length ? { sessionPolicies: policies } : {}),
   };
 }

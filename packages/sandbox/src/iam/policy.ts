@@ -143,6 +143,8 @@ export interface Matched {
 export interface Evaluation {
   decision: Decision;
   matched: Matched[];
+  /** Which kind of policy refused: absent for identity-based (and resource) policies. */
+  policyType?: 'session';
 }
 
 export function statementApplies(s: Statement, r: Request): boolean {

@@ -52,19 +52,27 @@ export interface InstanceProfileRecord {
   tags: Tag[];
 }
 
-/** Temporary credentials from AssumeRole. Expired ones are refused (ExpiredToken) and pruned later. */
+/**
+ * Temporary credentials from AssumeRole (roleArn set) or GetFederationToken (federatedFrom set). Expired ones are
+ * refused (ExpiredToken) and pruned later.
+ */
 export interface SessionRecord {
   accessKeyId: string; // ASIA...
   secretAccessKey: string;
   sessionToken: string;
   accountId: string;
-  roleArn: string;
-  roleId: string;
+  roleArn?: string;
+  roleId?: string;
+  /** The role session name, or the federated user's Name. */
   sessionName: string;
+  /** GetFederationToken: the ARN of the IAM user (or account root) that asked. */
+  federatedFrom?: string;
   expiresAt: string;
   tags: Tag[];
   transitiveTagKeys: string[];
   sourceIdentity?: string;
+  /** The inline session policy (Policy parameter), as given. */
+  sessionPolicy?: string;
 }
 
 /** A sandbox-only allow-list of actions for a principal ARN (admin API / setPermissions). */

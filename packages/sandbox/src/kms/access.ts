@@ -27,11 +27,16 @@ function grantAllows(g: GrantRecord, use: KeyUse): boolean {
   return !sub || subset(sub, ec);
 }
 
-/** A statement that names the caller itself (or everyone) grants directly; one naming its account delegates to IAM. */
+/**
+ * A statement that names the caller itself (or everyone) grants directly; one naming its account delegates to IAM.
+ * A statement naming a session's role (not the session itself) is still bounded by the session's policies, as
+ * IAM's evaluation logic for session policies has it.
+ */
 function namesCallerDirectly(m: Matched, who: Principal): boolean {
   const p = m.statement.Principal;
   if (p === '*' || p === undefined) return true;
-  return (p.AWS ?? []).some((x) => x === '*' || x === who.arn || x === who.roleArn);
+  const role = who.sessionPolicies ? undefined : who.roleArn;
+  return (p.AWS ?? []).some((x) => x === '*' || x === who.arn || (role !== undefined && x === role));
 }
 
 /**

@@ -6,6 +6,7 @@ import { cachedPolicy, evaluate } from '../iam/policy.js';
 import { iamId, iamTables, newSecret, type RoleRecord, type SessionRecord } from '../iam/records.js';
 import { roleByArn } from '../iam/roles.js';
 import { type QueryCall, type QueryOp, required } from '../iam/wire.js';
+import { packedPolicySize, sessionPolicyParams } from './session-policy.js';
 
 const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
 const DEFAULT_SECONDS = 3600;
@@ -79,7 +80,7 @@ function trusted(q: QueryCall, role: RoleRecord, tags: Tag[]): boolean {
   return allows('sts:AssumeRole') && (tags.length === 0 || allows('sts:TagSession'));
 }
 
-function prune(q: QueryCall): void {
+export function prune(q: QueryCall): void {
   const sessions = iamTables(q.ctx).sessions;
   const cutoff = q.ctx.now() - KEEP_EXPIRED_MS;
   for (const s of [...sessions.values()])
@@ -103,6 +104,8 @@ export const assumeRole: QueryOp = (q) => {
   const seconds = durationOf(q, role);
   const caller = iamTables(q.ctx).sessions.get(q.who.accessKeyId);
   const { tags, transitive } = sessionTags(q, caller);
+  // The session may do only what the role's policies and this session policy both allow (authorize.ts decide).
+  const { policy } = sessionPolicyParams(q);
   if (!trusted(q, role, tags)) throw denied(q, roleArn);
   prune(q);
   const session: SessionRecord = {
@@ -117,6 +120,7 @@ export const assumeRole: QueryOp = (q) => {
     tags,
     transitiveTagKeys: transitive,
   };
+  if (policy !== undefined) session.sessionPolicy = policy;
   const sourceIdentity = q.p.str('SourceIdentity');
   if (sourceIdentity) session.sourceIdentity = sourceIdentity;
   iamTables(q.ctx).sessions.put(session.accessKeyId, session);
@@ -131,8 +135,7 @@ export const assumeRole: QueryOp = (q) => {
       AssumedRoleId: `${role.roleId}:${sessionName}`,
       Arn: `arn:aws:sts::${role.accountId}:assumed-role/${role.roleName}/${sessionName}`,
     },
-    // How much of the packed session policy and tag allowance the tags use, in percent.
-    PackedPolicySize: tags.length ? Math.min(100, tags.length * 2) : undefined,
+    PackedPolicySize: packedPolicySize(policy, tags.length),
     SourceIdentity: sourceIdentity,
   };
 };

@@ -3,6 +3,7 @@ import type { Service } from '../core/service.js';
 import { decodeFailure } from '../iam/authorize.js';
 import { createQueryService, type QueryOp, required } from '../iam/wire.js';
 import { assumeRole } from './assume.js';
+import { getFederationToken } from './federation.js';
 
 const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 
@@ -21,11 +22,12 @@ const decodeAuthorizationMessage: QueryOp = (q) => {
   return { DecodedMessage: decoded };
 };
 
-/** STS (awsQuery): who am I, temporary credentials for roles, and EC2's authorization messages. */
+/** STS (awsQuery): who am I, temporary credentials for roles and federated users, EC2's authorization messages. */
 export function createStsService(): Service {
   return createQueryService('sts', STS_NS, {
     GetCallerIdentity: getCallerIdentity,
     AssumeRole: assumeRole,
+    GetFederationToken: getFederationToken,
     DecodeAuthorizationMessage: decodeAuthorizationMessage,
   });
 }
