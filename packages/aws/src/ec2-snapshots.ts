@@ -144,7 +144,7 @@ export class Ec2Snapshots {
       let token: string | undefined;
       do {
         const page: DescribeInstancesCommandOutput = await this.ec2.send(
-          new DescribeInstancesCommand({ MaxResults: 1000, ...(token && { NextToken: token }) }),
+          new DescribeInstancesCommand({ MaxResults: 500, ...(token && { NextToken: token }) }),
         );
         for (const r of page.Reservations ?? []) found.push(...(r.Instances ?? []));
         token = page.NextToken;
@@ -152,7 +152,7 @@ export class Ec2Snapshots {
       if (found.length > 0) {
         do {
           const page: DescribeVolumesCommandOutput = await this.ec2.send(
-            new DescribeVolumesCommand({ MaxResults: 1000, ...(token && { NextToken: token }) }),
+            new DescribeVolumesCommand({ MaxResults: 500, ...(token && { NextToken: token }) }),
           );
           for (const v of page.Volumes ?? []) if (v.VolumeId) volumes.set(v.VolumeId, v);
           token = page.NextToken;

@@ -97,11 +97,21 @@ async function copyOne(
         token: `${point.id}/share/${target.target}/${source.device}`,
         description: `Lifeboat: ${source.snapshotId} under a shareable key for ${target.target} (temporary)`,
       });
-      const [t] = await waitFor(env, ctx, sourceEc2, `${input.accountId}/${input.region}`, [
-        { ...source, snapshotId: temporary, state: 'pending' },
-      ]);
-      if (t!.state !== 'completed')
-        throw new TaskError('REPLICA_FAILED', `the shareable copy ${temporary} failed`);
+      const tempId = temporary;
+      const t = await ctx.park(() =>
+        env.lookup.waitDone(
+          `${input.accountId}/${input.region}/${ctx.session.id}`,
+          sourceEc2,
+          tempId,
+          ctx.signal,
+        ),
+      );
+      if (t?.state !== 'completed') {
+        throw new TaskError(
+          'REPLICA_FAILED',
+          `the shareable copy ${temporary} ended ${t?.state ?? 'missing'}`,
+        );
+      }
       from = temporary;
     }
     await ctx.withRetries(() => sourceEc2.share(from, target.awsAccountId, 'add'));
