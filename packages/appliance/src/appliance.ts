@@ -146,7 +146,8 @@ export class Appliance {
       this.accounts,
       this.audit,
       options.snapshotsAws ?? unavailableSnapshots,
-      options.snapshots,
+      // A test sandbox completes snapshots at once: look sooner than AWS's minutes would deserve.
+      options.snapshots ?? (options.testMode ? { pollMs: 100, maxPollMs: 2_000 } : {}),
     );
     this.policies = new PolicyService(
       this.snapshotEnv,
