@@ -68,12 +68,33 @@ export class PolicyWorld {
   data = '';
   backupKeyArn = '';
   shareKeyArn = '';
+  /** The sandbox belongs to another world: stop() leaves it running. */
+  shared = false;
 
-  static async start(options: { data?: string; args?: string[] } = {}): Promise<PolicyWorld> {
+  /**
+   * A sandbox (a new one with the demo, or `sandbox` shared with another world), an appliance on `data` (a new
+   * folder by default; `beforeStart` may prepare it, e.g. `server init`), its accounts and inventory.
+   */
+  static async start(
+    options: {
+      data?: string;
+      args?: string[];
+      sandbox?: PolicyWorld;
+      beforeStart?: (data: string) => Promise<void>;
+    } = {},
+  ): Promise<PolicyWorld> {
     const w = new PolicyWorld();
-    w.sandbox = await startSandbox({ fast: true, seed: 'demo' });
-    await w.makeKeys();
+    if (options.sandbox) {
+      w.sandbox = options.sandbox.sandbox;
+      w.shared = true;
+      w.backupKeyArn = options.sandbox.backupKeyArn;
+      w.shareKeyArn = options.sandbox.shareKeyArn;
+    } else {
+      w.sandbox = await startSandbox({ fast: true, seed: 'demo' });
+      await w.makeKeys();
+    }
     w.data = options.data ?? `${tempDir('policies')}/data`;
+    await options.beforeStart?.(w.data);
     await w.startAppliance(options.args);
     for (const [name, i] of [
       ['production', 0],
@@ -257,6 +278,6 @@ export class PolicyWorld {
 
   async stop(): Promise<void> {
     await this.appliance?.stop();
-    await this.sandbox?.close();
+    if (!this.shared) await this.sandbox?.close();
   }
 }

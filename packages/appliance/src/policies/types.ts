@@ -112,6 +112,8 @@ export interface RestorePoint {
   holds: Hold[];
   /** The instance's configuration was recorded (restores can rebuild it). */
   hasConfiguration: boolean;
+  /** The configuration itself (GET of one point only; absent in lists). */
+  configuration?: unknown;
 }
 
 export interface PointFilter {

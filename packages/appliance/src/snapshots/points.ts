@@ -68,7 +68,7 @@ export class PointService {
   async get(id: string): Promise<RestorePoint> {
     const r = await this.env.catalog.points.get(id);
     if (!r) throw new ApplianceError('NOT_FOUND', `no restore point ${id}: see timeline`);
-    return (await this.views([r]))[0]!;
+    return { ...(await this.views([r]))[0]!, configuration: r.configuration };
   }
 
   /** Holds a point: retention skips it (and says why) until it is released. */

@@ -1,6 +1,7 @@
 import { AwsError } from '../core/errors.js';
 
-export type FaultKind = 'throttle' | 'error5xx' | 'latency' | 'bandwidth' | 'drop';
+/** `lost`: the service does the request, then the connection drops before the answer (the outcome unknown). */
+export type FaultKind = 'throttle' | 'error5xx' | 'latency' | 'bandwidth' | 'drop' | 'lost';
 
 /**
  * A fault to inject into matching AWS requests: at a rate (0..1, each call drawn independently) or for the next
@@ -22,7 +23,7 @@ export interface FaultRule {
   status?: 500 | 503; // error5xx: which one (500 by default)
 }
 
-const KINDS: FaultKind[] = ['throttle', 'error5xx', 'latency', 'bandwidth', 'drop'];
+const KINDS: FaultKind[] = ['throttle', 'error5xx', 'latency', 'bandwidth', 'drop', 'lost'];
 
 /** The rules, and the seeded random draw that makes rate-based faults reproducible. */
 export class Faults {

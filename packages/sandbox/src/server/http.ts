@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError } from '../core/errors.js';
@@ -131,6 +132,19 @@ async function serveAws(
     writeAwsError(res, protocol, outcome, requestId);
     return;
   }
+  if (fired.some((f) => f.kind === 'lost')) {
+    // The request takes effect, its answer never arrives: what a client sees when a connection breaks late.
+    const sink = new PassThroughResponse();
+    try {
+      await service.handle(request, sink as unknown as ServerResponse, p.ctx);
+    } catch {
+      // the client hears nothing either way
+    } finally {
+      releaseBody(body);
+      res.socket?.destroy();
+    }
+    return;
+  }
   try {
     await service.handle(request, res, p.ctx);
   } catch (e) {
@@ -218,4 +232,37 @@ async function applyFaults(
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A response that swallows what a service writes (for the `lost` fault). */
+class PassThroughResponse extends Writable {
+  statusCode = 200;
+  headersSent = false;
+  private readonly headers = new Map<string, unknown>();
+  constructor() {
+    super({ write: (_chunk, _enc, done) => done() });
+  }
+  setHeader(name: string, value: unknown): this {
+    this.headers.set(name.toLowerCase(), value);
+    return this;
+  }
+  getHeader(name: string): unknown {
+    return this.headers.get(name.toLowerCase());
+  }
+  removeHeader(name: string): void {
+    this.headers.delete(name.toLowerCase());
+  }
+  hasHeader(name: string): boolean {
+    return this.headers.has(name.toLowerCase());
+  }
+  writeHead(status: number, ...rest: unknown[]): this {
+    this.statusCode = status;
+    const headers = rest.find((r) => typeof r === 'object' && r !== null) as Record<string, unknown> | undefined;
+    for (const [k, v] of Object.entries(headers ?? {})) this.setHeader(k, v);
+    this.headersSent = true;
+    return this;
+  }
+  flushHeaders(): void {
+    this.headersSent = true;
+  }
 }
