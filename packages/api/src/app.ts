@@ -15,6 +15,8 @@ import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { instanceRoutes } from './routes/instances.js';
 import { openapiRoutes } from './routes/openapi.js';
+import { pointRoutes } from './routes/points.js';
+import { policyRoutes } from './routes/policies.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { testModeRoutes } from './routes/test-mode.js';
 import { userRoutes } from './routes/users.js';
@@ -134,6 +136,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       if (ctx.appliance.testMode) testModeRoutes(api, ctx);
       accountRoutes(api, ctx);
       instanceRoutes(api, ctx);
+      policyRoutes(api, ctx);
+      pointRoutes(api, ctx);
       eventRoutes(api, ctx, streams);
       openapiRoutes(api);
     },

@@ -97,7 +97,11 @@ export function problemOf(err: unknown): ProblemAnswer {
     const status = STATUS[err.code];
     const headers: Record<string, string> = {};
     if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
-    return { body: problem(status, err.code, err.message), headers };
+    // Validation by a service (a policy document): each wrong field, named.
+    const extra = err.errors?.length
+      ? { errors: err.errors.map((e) => ({ path: e.path, message: e.message })) }
+      : {};
+    return { body: problem(status, err.code, err.message, extra), headers };
   }
   const e = err as FastifyLikeError;
   if (e?.validation) {

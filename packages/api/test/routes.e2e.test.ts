@@ -41,8 +41,10 @@ let openapi: {
 let operations: Operation[];
 /** A session that ended, made before the server started (a session's routes need one that exists). */
 let sessionId: string;
+/** A restore point, put in the catalog before the server started (no snapshot behind it: the walk only reads it). */
+const pointId = 'walk-point';
 
-/** A data folder holding one finished session, so that the walk finds an existing {id}. */
+/** A data folder holding one finished session and one restore point, so that the walk finds an existing {id}. */
 async function dataWithSession(): Promise<string> {
   const data = join(mkdtempSync(join(tmpdir(), 'lifeboat-api-walk-')), 'data');
   const appliance = await Appliance.open({
@@ -54,6 +56,21 @@ async function dataWithSession(): Promise<string> {
     const session = await appliance.jobs.startSession(SYSTEM, { kind: 'walk', tasks: [{}] });
     await appliance.jobs.whenEnded(session.id);
     sessionId = session.id;
+    await appliance.catalog.points.insert({
+      id: pointId,
+      policyId: null,
+      policyName: null,
+      accountId: null,
+      awsAccountId: '111111111111',
+      region: 'us-east-1',
+      instanceId: 'i-0123456789abcdef0',
+      sessionId: null,
+      taskId: null,
+      createdAt: new Date().toISOString(),
+      state: 'available',
+      configuration: null,
+      overflow: null,
+    });
   } finally {
     await appliance.close();
   }
@@ -200,11 +217,29 @@ describe('every operation with every role', () => {
       body: { name: 'walk-target', accessKeys: accountKeys() },
     });
     expect(acct.status, acct.text).toBe(201);
+    const policy = await api.call('PUT', '/policies/walk-target', {
+      token: admin,
+      body: policyDoc('walk-target'),
+    });
+    expect(policy.status, policy.text).toBe(201);
     tokens.set('none', undefined);
     for (const role of ROLES) tokens.set(role, await relogin(role));
   });
 
   const nameOf = (role: Role) => `walk-${role}`;
+  /** A policy over the account walk-target that selects nothing (no instance carries the tag). */
+  const policyDoc = (name: string) => ({
+    name,
+    resources: { accounts: ['walk-target'], regions: ['us-east-1'], tags: { Walk: 'nothing' } },
+    snapshots: { keep: 1 },
+  });
+  /** A new policy (made as an administrator) when `role` may use it, else the one that exists. */
+  async function policyFor(role: Role | 'none', permission: Permission): Promise<string> {
+    if (role === 'none' || !can(role, permission)) return 'walk-target';
+    const name = `walk-policy-${seq++}`;
+    await api.call('PUT', `/policies/${name}`, { token: admin, body: policyDoc(name) });
+    return name;
+  }
   const relogin = (role: Role) => api.login(nameOf(role), password(role));
 
   /** The request for an operation made by `role`: a valid body, and a user name that exists. */
@@ -244,9 +279,37 @@ describe('every operation with every role', () => {
         }
         return { path: `/accounts/${allowed ? name : 'walk-target'}` };
       }
+      case 'POST /policies':
+        return { path: op.path, body: policyDoc(`walk-new-policy-${seq++}`) };
+      case 'PUT /policies/{name}':
+        return { path: '/policies/walk-target', body: policyDoc('walk-target') };
+      case 'POST /policies/{name}/run':
+        // A policy of its own each time: a policy's run is refused (409) while its previous one runs.
+        return { path: `/policies/${await policyFor(role, 'sessions.write')}/run` };
+      case 'DELETE /policies/{name}':
+        return { path: `/policies/${await policyFor(role, 'policies.write')}` };
+      case 'POST /restore-points/{id}/hold':
+        return { path: `/restore-points/${pointId}/hold`, body: { reason: 'walk' } };
+      case 'DELETE /restore-points/{id}/hold':
+        // Something to release when allowed.
+        if (role !== 'none' && can(role, 'points.write')) {
+          await api.call('POST', `/restore-points/${pointId}/hold`, {
+            token: admin,
+            body: { reason: 'walk' },
+          });
+        }
+        return { path: `/restore-points/${pointId}/hold` };
+      case 'POST /rescan':
+      case 'POST /janitor':
+        return { path: op.path, body: {} };
       default:
         if (op.hasBody) throw new Error(`no body for ${key}: add one to this test`);
-        return { path: op.path.replace('{name}', 'walk-target').replace('{id}', sessionId) };
+        return {
+          path: op.path
+            .replace('{name}', 'walk-target')
+            .replace('/restore-points/{id}', `/restore-points/${pointId}`)
+            .replace('{id}', sessionId),
+        };
     }
   }
 
