@@ -558,6 +558,11 @@ export class JobEngine {
   ): Promise<SessionRecord | undefined> {
     const session = await tx.sessions.get(sessionId);
     if (!session || isEnded(session.state)) return undefined;
+    // The session's tasks per state come with it (one grouped count): while some are queued or running, as at
+    // every task's end but the last, its tasks (inputs, checkpoints, results) need not be read.
+    if (Object.entries(session.counts).some(([state, n]) => n > 0 && !isEnded(state as TaskState))) {
+      return undefined;
+    }
     const tasks = await tx.tasks.ofSession(sessionId);
     if (tasks.some((t) => !isEnded(t.state))) return undefined;
     const state = (this.outcomes.get(session.kind) ?? sessionStateOf)(session.cancelRequested, tasks);

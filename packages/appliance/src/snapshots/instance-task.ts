@@ -217,7 +217,8 @@ async function createSet(
     await env.catalog.points.addSnapshot(record);
     records.push(record);
   }
-  await env.catalog.points.update(point.id, { createdAt: set[0]!.startTime }, iso(env));
+  // The point's instant is the set's; the seals (written next) say the same.
+  Object.assign(point, await env.catalog.points.update(point.id, { createdAt: set[0]!.startTime }, iso(env)));
   await ctx.log('info', `snapshot set ${set.map((s) => s.snapshotId).join(', ')} of ${input.instanceId}`);
   return records.sort((a, b) => a.device.localeCompare(b.device));
 }

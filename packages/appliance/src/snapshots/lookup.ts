@@ -6,6 +6,8 @@ const MISSING_AFTER_MS = 5 * 60_000;
 
 interface Waiter {
   id: string;
+  /** The waiting task's client: alive while it waits (a task destroys its client once it ended). */
+  ec2: Ec2Snapshots;
   due: number;
   backoff: number;
   since: number;
@@ -15,10 +17,14 @@ interface Waiter {
 }
 
 interface Batch {
-  ec2: Ec2Snapshots;
   waiters: Waiter[];
   /** One-off lookups joining the next request. */
-  asks: Array<{ ids: string[]; resolve(m: Map<string, SnapshotView>): void; reject(e: unknown): void }>;
+  asks: Array<{
+    ids: string[];
+    ec2: Ec2Snapshots;
+    resolve(m: Map<string, SnapshotView>): void;
+    reject(e: unknown): void;
+  }>;
   wake: AbortController;
   running: boolean;
 }
@@ -27,7 +33,9 @@ interface Batch {
  * DescribeSnapshots, batched: every task of a session in an account × region that waits for its snapshots (or
  * looks some up) joins one request, so that a session over hundreds of instances polls with a handful of calls,
  * never a loop per snapshot. A waiter is due a second after it joins and backs off to `maxPollMs`; when one is
- * due, every waiting id is asked for in the same request.
+ * due, every waiting id is asked for in the same request, through the client of one of the tasks it answers
+ * (the tasks of a key share an account × region and session; a task destroys its client when it ends, so a
+ * batch must not keep the client of whichever task came first).
  */
 export class SnapshotLookup {
   private readonly batches = new Map<string, Batch>();
@@ -42,8 +50,8 @@ export class SnapshotLookup {
   /** The current view of these snapshots (absent: AWS does not show it), in the next batched request. */
   describe(key: string, ec2: Ec2Snapshots, ids: string[]): Promise<Map<string, SnapshotView>> {
     return new Promise((resolve, reject) => {
-      const b = this.batch(key, ec2);
-      b.asks.push({ ids, resolve, reject });
+      const b = this.batch(key);
+      b.asks.push({ ids, ec2, resolve, reject });
       this.kick(key, b);
     });
   }
@@ -61,9 +69,10 @@ export class SnapshotLookup {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
       const now = this.clock.now().getTime();
-      const b = this.batch(key, ec2);
+      const b = this.batch(key);
       const w: Waiter = {
         id,
+        ec2,
         due: now + this.pollMs,
         backoff: this.pollMs,
         since: now,
@@ -89,10 +98,10 @@ export class SnapshotLookup {
     for (const b of this.batches.values()) b.wake.abort();
   }
 
-  private batch(key: string, ec2: Ec2Snapshots): Batch {
+  private batch(key: string): Batch {
     let b = this.batches.get(key);
     if (!b) {
-      b = { ec2, waiters: [], asks: [], wake: new AbortController(), running: false };
+      b = { waiters: [], asks: [], wake: new AbortController(), running: false };
       this.batches.set(key, b);
     }
     return b;
@@ -135,9 +144,12 @@ export class SnapshotLookup {
     const asks = b.asks.splice(0);
     const waiters = [...b.waiters];
     const ids = [...new Set([...asks.flatMap((a) => a.ids), ...waiters.map((w) => w.id)])];
+    // A client of a task this request answers: that task cannot end (and destroy it) before the answer.
+    const ec2 = asks[0]?.ec2 ?? waiters[0]?.ec2;
+    if (!ec2) return;
     let views: SnapshotView[];
     try {
-      views = await b.ec2.describeSnapshots({ ids });
+      views = await ec2.describeSnapshots({ ids });
     } catch (err) {
       for (const a of asks) a.reject(err);
       for (const w of waiters) {
