@@ -89,45 +89,91 @@ const api = await firstLine(appliance, (line) => line.match(/^lifeboat appliance
   },
 );
 const server = api.replace(/\/api\/v1$/, '');
-const registered = await registerDemoAccount(api, account, sb.regions.slice(0, 2));
+const setUp = await setUpDemo(
+  api,
+  sb.accounts,
+  sb.regions.slice(0, 2).map((r) => r.name ?? r),
+);
 
 console.log(`
 Lifeboat is running (Ctrl-C stops it; data in ${data}):
   sandbox (AWS endpoint): ${sb.endpoint}   accounts: ${sb.accounts.map((a) => `${a.name} ${a.accountId}`).join(', ')}
   appliance API:          ${api}   (OpenAPI: ${api}/openapi.json)
   demo administrator:     admin / ${DEMO_PASSWORD}   (a demo password, printed on purpose; unless you changed it)
-  AWS account:            ${registered}
+  demo:                   ${setUp.join('\n                          ')}
 
 Try, in another terminal of this folder:
   export LIFEBOAT_SERVER=${server}
   LIFEBOAT_LOGIN_PASSWORD=${DEMO_PASSWORD} npx lifeboat login --user admin
   npx lifeboat instance list
   npx lifeboat session list
+  npx lifeboat policy list
+  npx lifeboat timeline
 `);
 
 /**
- * The demo's production account, registered through the API with its sandbox access keys (fixtures, not
- * secrets), so that the inventory has instances to show. Kept across restarts: a second start finds it there.
+ * The demo, set up through the API as an operator would: the production and backup accounts with their sandbox
+ * access keys (fixtures, not secrets), the inventory read, and at the first start a policy over the instances
+ * tagged Environment: prod in both demo regions with a replica in the backup account, run once so that restore
+ * points show at once. A second start finds them all there and changes nothing.
  */
-async function registerDemoAccount(base, { name, accessKeyId, secretAccessKey }, regions) {
-  const call = async (path, body, token) => {
+async function setUpDemo(base, accounts, regions) {
+  const call = async (method, path, body, token) => {
     const res = await fetch(`${base}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
-      body: JSON.stringify(body),
+      method,
+      headers: {
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+        ...(token && { authorization: `Bearer ${token}` }),
+      },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
     });
     return { status: res.status, body: await res.json().catch(() => ({})) };
   };
-  const login = await call('/auth/login', { user: 'admin', password: DEMO_PASSWORD });
-  if (login.status !== 200) return `not registered (admin login: ${login.body.detail ?? login.status})`;
-  const added = await call(
-    '/accounts',
-    { name, regions, accessKeys: { accessKeyId, secretAccessKey } },
-    login.body.token,
-  );
-  await call('/auth/logout', {}, login.body.token);
-  if (added.status === 201 || added.status === 200)
-    return `${name} (${regions.join(', ')}), inventory being read`;
-  if (added.status === 409) return `${name} (registered at an earlier start)`;
-  return `${name} not registered: ${added.body.detail ?? added.status}`;
+  const login = await call('POST', '/auth/login', { user: 'admin', password: DEMO_PASSWORD });
+  if (login.status !== 200) return [`not set up (admin login: ${login.body.detail ?? login.status})`];
+  const token = login.body.token;
+  const lines = [];
+  try {
+    for (const [name, a] of [
+      ['production', accounts[0]],
+      ['backup', accounts[1]],
+    ]) {
+      const added = await call(
+        'POST',
+        '/accounts',
+        { name, regions, accessKeys: { accessKeyId: a.accessKeyId, secretAccessKey: a.secretAccessKey } },
+        token,
+      );
+      if (added.status === 201) lines.push(`account ${name} (${regions.join(', ')}) registered`);
+      else if (added.status === 409) lines.push(`account ${name} (registered at an earlier start)`);
+      else lines.push(`account ${name} not registered: ${added.body.detail ?? added.status}`);
+    }
+    const policy = {
+      name: 'demo-prod',
+      description: 'the demo: prod instances in both regions, a replica in the backup account',
+      resources: { accounts: ['production'], regions, tags: { Environment: 'prod' } },
+      schedule: { daily: { times: ['02:00'] }, timezone: 'UTC' },
+      snapshots: { keep: 7 },
+      replicas: [{ account: 'backup', region: regions[1], keep: 14 }],
+    };
+    const created = await call('POST', '/policies', policy, token);
+    if (created.status === 409) {
+      lines.push('policy demo-prod (made at an earlier start)');
+      return lines;
+    }
+    if (created.status !== 201) {
+      lines.push(`policy demo-prod not made: ${created.body.detail ?? created.status}`);
+      return lines;
+    }
+    await call('POST', '/inventory/refresh', { wait: true }, token);
+    const run = await call('POST', '/policies/demo-prod/run?wait=true', undefined, token);
+    const points = await call('GET', '/restore-points?policy=demo-prod', undefined, token);
+    lines.push(
+      `policy demo-prod made and run once: session ${run.body.state ?? run.status}, ` +
+        `${points.body.items?.length ?? 0} restore points (see: npx lifeboat timeline)`,
+    );
+    return lines;
+  } finally {
+    await call('POST', '/auth/logout', {}, token);
+  }
 }
