@@ -157,7 +157,9 @@ export class Appliance {
       options.timezone ?? 'UTC',
     );
     this.points = new PointService(this.snapshotEnv, this.audit, this.jobs);
-    this.scheduler = new PolicyScheduler(this.policies, this.audit, clock);
+    this.scheduler = new PolicyScheduler(this.policies, this.audit, clock, undefined, () =>
+      this.points.janitor(SYSTEM, {}),
+    );
     this.jobs.register(
       snapshotTaskKind(this.snapshotEnv),
       retentionKind(this.snapshotEnv),

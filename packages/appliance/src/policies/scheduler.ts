@@ -12,22 +12,29 @@ import { intervalAt, nextRun, previousRun } from './schedule.js';
 import type { PolicyService } from './service.js';
 
 const TICK_MS = 30_000;
+/** The janitor runs this long after the appliance starts, then daily (appliance clock). */
+const JANITOR_FIRST_MS = 10 * 60_000;
+const JANITOR_EVERY_MS = 24 * 3_600_000;
 
 export class PolicyScheduler {
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private ticking: Promise<void> | undefined;
   private again = false;
+  private janitorDue = 0;
 
   constructor(
     private readonly policies: PolicyService,
     private readonly audit: AuditLog,
     private readonly clock: Clock,
     private readonly log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+    /** Starts a janitor session over every account (PointService.janitor); none when absent. */
+    private readonly janitor?: () => Promise<{ id: string; tasks: unknown[] }>,
   ) {}
 
   start(): void {
     this.stop();
+    this.janitorDue = this.clock.now().getTime() + JANITOR_FIRST_MS;
     this.timer = setInterval(() => this.kick(), TICK_MS);
     this.timer.unref();
     if (this.clock instanceof TestClock) this.unsubscribe = this.clock.onAdvance(() => this.kick());
@@ -63,6 +70,7 @@ export class PolicyScheduler {
   }
 
   private async tick(): Promise<void> {
+    await this.maybeJanitor();
     for (let after: string | undefined; ; ) {
       const page = await this.policies.list({ limit: 100, ...(after && { after }) });
       for (const p of page) {
@@ -116,6 +124,19 @@ export class PolicyScheduler {
     }
     const s = await this.policies.startRun(SYSTEM, p);
     this.log(`scheduler: policy ${p.name}: run due ${at} started: session ${s.id} (${s.tasks.length} tasks)`);
+  }
+
+  /** Leftovers of interrupted sessions are looked for daily, whether or not a policy ran. */
+  private async maybeJanitor(): Promise<void> {
+    if (!this.janitor || this.clock.now().getTime() < this.janitorDue) return;
+    this.janitorDue = this.clock.now().getTime() + JANITOR_EVERY_MS;
+    try {
+      const s = await this.janitor();
+      this.log(`scheduler: janitor started: session ${s.id} (${s.tasks.length} account × region tasks)`);
+    } catch (err) {
+      // No account registered yet, or the appliance is stopping: the next day tries again.
+      this.log(`scheduler: janitor not started: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   private record(p: PolicyRecord, action: string, details: Record<string, unknown>): Promise<void> {
