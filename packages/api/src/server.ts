@@ -17,6 +17,8 @@ export interface ServerOptions {
   testMode?: boolean;
   /** How often a refresh session reads the inventory, in ms (0: only on demand; default LIFEBOAT_INVENTORY_INTERVAL, else 15 minutes). */
   inventoryIntervalMs?: number;
+  /** The time zone of policy schedules that name none (default UTC). */
+  timezone?: string;
   log?: (line: string) => void;
 }
 
@@ -42,6 +44,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     loginTtlMs: options.loginTtlMs,
     testMode: options.testMode,
     ...(options.inventoryIntervalMs !== undefined && { inventoryIntervalMs: options.inventoryIntervalMs }),
+    ...(options.timezone !== undefined && { timezone: options.timezone }),
   });
   try {
     if ((await appliance.users.count()) === 0) {

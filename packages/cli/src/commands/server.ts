@@ -22,6 +22,7 @@ interface ServerFlags {
   loginTtl: string;
   testMode?: boolean;
   inventoryInterval?: string;
+  timezone?: string;
 }
 
 export function registerServer(program: Command): void {
@@ -43,6 +44,7 @@ export function registerServer(program: Command): void {
       '--inventory-interval <minutes>',
       'refresh the inventory every this many minutes, 0: only on demand (default: LIFEBOAT_INVENTORY_INTERVAL, else 15)',
     )
+    .option('--timezone <zone>', 'time zone of policy schedules that name none (IANA name; default UTC)')
     .option('--test-mode', 'TESTS ONLY: a clock that POST /test/clock moves, and the test-only routes')
     .action(async (o: ServerFlags) => {
       const { startServer } = await import('@lifeboat/api');
@@ -65,6 +67,9 @@ export function registerServer(program: Command): void {
           );
         inventoryIntervalMs = Math.round(minutes * 60_000);
       }
+      if (o.timezone !== undefined && !validZone(o.timezone)) {
+        throw new UsageError(`--timezone ${o.timezone}: not an IANA time zone (e.g. Europe/Berlin, UTC)`);
+      }
       const dataDir = o.data ?? defaultDataDir();
       const password = process.env.LIFEBOAT_ADMIN_PASSWORD;
       const hadSecret = (await readSecretFileText(dataDir)) !== undefined;
@@ -78,6 +83,7 @@ export function registerServer(program: Command): void {
         loginTtlMs: ttl * 3_600_000,
         testMode: o.testMode,
         ...(inventoryIntervalMs !== undefined && { inventoryIntervalMs }),
+        ...(o.timezone !== undefined && { timezone: o.timezone }),
         log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
       }).catch(async (err: unknown) => {
         // A start that failed after making the secret (no administrator yet, say) still says where its phrase is.
@@ -483,4 +489,13 @@ function untilSignalled(): Promise<void> {
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+}
+
+function validZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }
