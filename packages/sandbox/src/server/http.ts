@@ -1,6 +1,6 @@
-import { Writable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
 import { AwsError } from '../core/errors.js';
 import type { AwsRequest, Service } from '../core/service.js';
 import { meterRequest, meterResponse, paceResponse, readBody, releaseBody } from './body.js';
@@ -257,7 +257,9 @@ class PassThroughResponse extends Writable {
   }
   writeHead(status: number, ...rest: unknown[]): this {
     this.statusCode = status;
-    const headers = rest.find((r) => typeof r === 'object' && r !== null) as Record<string, unknown> | undefined;
+    const headers = rest.find((r) => typeof r === 'object' && r !== null) as
+      | Record<string, unknown>
+      | undefined;
     for (const [k, v] of Object.entries(headers ?? {})) this.setHeader(k, v);
     this.headersSent = true;
     return this;
