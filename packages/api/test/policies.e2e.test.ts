@@ -265,6 +265,109 @@ describe('a tag policy over two regions with a replica in the backup account', (
   });
 });
 
+describe('changing and removing policies', () => {
+  it('a dry run of a lowered keep lists exactly the snapshots the next run deletes', async () => {
+    const current = policy();
+    const dry = await w.call<{
+      action: string;
+      changedFields: string[];
+      wouldDelete: Array<{ snapshotId: string }>;
+    }>('PUT', '/policies/prod-daily?dryRun=true', { ...current, snapshots: { keep: 1 } });
+    expect(dry.status, dry.text).toBe(200);
+    expect(dry.body.action).toBe('update');
+    expect(dry.body.changedFields).toEqual(['snapshots.keep']);
+    const points = await w.timeline('&policy=prod-daily');
+    const expected = PROD.flatMap((n) =>
+      pointsOf(points, n)
+        .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+        .slice(1)
+        .flatMap((p) => p.volumes.filter((v) => v.state !== 'deleted').map((v) => v.snapshotId)),
+    );
+    expect(dry.body.wouldDelete.map((d) => d.snapshotId).sort()).toEqual(expected.sort());
+    // Nothing changed.
+    expect(
+      (await w.call<{ document: { snapshots: { keep: number } } }>('GET', '/policies/prod-daily')).body
+        .document.snapshots.keep,
+    ).toBe(2);
+  });
+
+  it('a deselected instance keeps its points (a retention task looks after them)', async () => {
+    const current = policy();
+    const excluded = {
+      ...current,
+      resources: {
+        ...current.resources,
+        exclude: { ...current.resources.exclude, instances: [ids['web-1']!] },
+      },
+    };
+    const before = pointsOf(await w.timeline('&policy=prod-daily'), 'web-1')
+      .map((p) => p.id)
+      .sort();
+    expect((await w.call('PUT', '/policies/prod-daily', excluded)).status).toBe(200);
+    await w.advance(3600);
+    const s = await w.run('prod-daily');
+    expect(s.state).toBe('succeeded');
+    expect(s.tasks.filter((t) => t.kind === 'snapshot.instance').map((t) => t.resource)).not.toContain(
+      ids['web-1'],
+    );
+    expect(s.tasks.some((t) => t.kind === 'snapshot.retention')).toBe(true);
+    expect(
+      pointsOf(await w.timeline('&policy=prod-daily'), 'web-1')
+        .map((p) => p.id)
+        .sort(),
+    ).toEqual(before);
+    expect((await w.call('PUT', '/policies/prod-daily', current)).status).toBe(200);
+  });
+
+  it("a full snapshot quota fails the instances with AWS's words; the session says warning or failed", async () => {
+    const live = (await w.snapshots(0, 'eu-west-1')).length;
+    await w.sandbox.setQuotas({ snapshotsPerRegion: live });
+    try {
+      await w.advance(3600);
+      const s = await w.run('prod-daily');
+      const east = s.tasks.filter((t) => t.kind === 'snapshot.instance' && t.region === 'us-east-1');
+      const west = s.tasks.find((t) => t.kind === 'snapshot.instance' && t.region === 'eu-west-1')!;
+      expect(west.state).toBe('failed');
+      expect(west.error?.code).toBe('SnapshotLimitExceeded');
+      expect(west.error?.message).toMatch(/CreateSnapshots/);
+      expect(east.every((t) => t.state === 'succeeded')).toBe(true);
+      expect(s.state).toBe('warning');
+    } finally {
+      await w.sandbox.setQuotas({ snapshotsPerRegion: 100_000 });
+    }
+  });
+
+  it('removing a policy leaves its points listed as orphaned, or deletes them with --delete-snapshots', async () => {
+    const doc = {
+      ...policy({ name: 'short-lived', replicas: undefined }),
+      resources: { accounts: ['production'], regions: ['eu-west-1'], tags: { Environment: 'prod' } },
+    };
+    delete (doc as { replicas?: unknown }).replicas;
+    expect((await w.call('POST', '/policies', doc)).status).toBe(201);
+    expect((await w.run('short-lived')).state).toBe('succeeded');
+    const [made] = await w.timeline('&policy=short-lived');
+    expect((await w.call('DELETE', '/policies/short-lived')).status).toBe(200);
+    const orphaned = await w.timeline('&orphaned=true');
+    expect(orphaned.map((p) => p.id)).toContain(made!.id);
+    expect(orphaned.find((p) => p.id === made!.id)!.policy).toBe('short-lived');
+    // Made again and removed with its snapshots: a session deletes them (seals checked).
+    expect((await w.call('POST', '/policies', doc)).status).toBe(201);
+    await w.advance(60);
+    expect((await w.run('short-lived')).state).toBe('succeeded');
+    const second = (await w.timeline('&policy=short-lived')).find((p) => p.id !== made!.id)!;
+    const removed = await w.call<{ sessionId: string }>(
+      'DELETE',
+      '/policies/short-lived?deleteSnapshots=true',
+    );
+    expect(removed.status, removed.text).toBe(200);
+    expect((await w.ended(removed.body.sessionId)).state).toBe('succeeded');
+    const live = new Set((await w.snapshots(0, 'eu-west-1')).map((x) => x.SnapshotId));
+    for (const v of second.volumes) expect(live.has(v.snapshotId)).toBe(false);
+    // The first policy of that name was another policy: its orphaned points stay.
+    for (const v of made!.volumes) expect(live.has(v.snapshotId)).toBe(true);
+  });
+});
+
 describe('aws/ebs-encrypted volumes replicated into another account', () => {
   let instanceId = '';
 

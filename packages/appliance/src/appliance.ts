@@ -169,16 +169,6 @@ export class Appliance {
       janitorTaskKind(this.snapshotEnv),
     );
     this.jobs.setSessionOutcome(POLICY_RUN_SESSION, partialSessionState);
-    // A gone instance stays listed while restore points of it exist: they are restored from its record.
-    this.inventory.retainGone = async (i) =>
-      (
-        await catalog.points.list({
-          accountId: i.accountId,
-          region: i.region,
-          instanceId: i.instanceId,
-          limit: 1,
-        })
-      ).length > 0;
     const minutes = Number(process.env.LIFEBOAT_INVENTORY_INTERVAL);
     this.inventoryIntervalMs =
       options.inventoryIntervalMs ??
