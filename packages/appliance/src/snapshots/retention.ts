@@ -28,6 +28,8 @@ export interface RetentionDecision {
 
 const DAY_MS = 86_400_000;
 const alive = (s: PointSnapshotRecord) => s.state !== 'deleted';
+/** A snapshot that makes its point a restore point (counted by keep): alive and not in error. */
+const usable = (s: PointSnapshotRecord) => alive(s) && s.state !== 'error';
 const settled = (p: RestorePointRecord) => p.state !== 'creating';
 
 /** What retention does to one instance's points (any order; newest first is worked out here). */
@@ -45,7 +47,11 @@ export function decideRetention(
     );
 
   const sources = newestFirst.filter((p) => p.snapshots.some((s) => s.role === 'source' && alive(s)));
-  sources.forEach((p, i) => {
+  // i: how many newer points count toward keep; a point whose sources all failed (error) does not count.
+  let counted = 0;
+  sources.forEach((p) => {
+    const i = counted;
+    if (p.snapshots.some((s) => s.role === 'source' && usable(s))) counted++;
     const young = rules.keepDays > 0 && Date.parse(p.point.createdAt) >= now - rules.keepDays * DAY_MS;
     if (i < rules.keep || young) return;
     if (p.holds.length > 0) {
@@ -70,7 +76,11 @@ export function decideRetention(
     const withReplica = newestFirst.filter((p) =>
       p.snapshots.some((s) => s.role === 'replica' && s.target === target && alive(s)),
     );
-    withReplica.forEach((p, i) => {
+    let replicasCounted = 0;
+    withReplica.forEach((p) => {
+      const i = replicasCounted;
+      if (p.snapshots.some((s) => s.role === 'replica' && s.target === target && usable(s)))
+        replicasCounted++;
       if (i < keep) return;
       if (p.holds.length > 0) {
         out.kept.push({ point: p.point, layer: `replica ${target}`, reason: holdText(p.holds) });
