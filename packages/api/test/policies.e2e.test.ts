@@ -319,19 +319,19 @@ describe('changing and removing policies', () => {
     expect((await w.call('PUT', '/policies/prod-daily', current)).status).toBe(200);
   });
 
-  it("a full snapshot quota fails the instances with AWS's words; the session says warning or failed", async () => {
-    const live = (await w.snapshots(0, 'eu-west-1')).length;
-    await w.sandbox.setQuotas({ snapshotsPerRegion: live });
+  it("a full snapshot quota fails every instance with AWS's code and words; the session fails", async () => {
+    await w.sandbox.setQuotas({ snapshotsPerRegion: 0 });
     try {
       await w.advance(3600);
       const s = await w.run('prod-daily');
-      const east = s.tasks.filter((t) => t.kind === 'snapshot.instance' && t.region === 'us-east-1');
-      const west = s.tasks.find((t) => t.kind === 'snapshot.instance' && t.region === 'eu-west-1')!;
-      expect(west.state).toBe('failed');
-      expect(west.error?.code).toBe('SnapshotLimitExceeded');
-      expect(west.error?.message).toMatch(/CreateSnapshots/);
-      expect(east.every((t) => t.state === 'succeeded')).toBe(true);
-      expect(s.state).toBe('warning');
+      const tasks = s.tasks.filter((t) => t.kind === 'snapshot.instance');
+      expect(tasks).toHaveLength(3);
+      for (const t of tasks) {
+        expect(t.state).toBe('failed');
+        expect(t.error?.code).toBe('SnapshotLimitExceeded');
+        expect(t.error?.message).toMatch(/EC2 CreateSnapshots of i-[0-9a-f]+: SnapshotLimitExceeded/);
+      }
+      expect(s.state).toBe('failed');
     } finally {
       await w.sandbox.setQuotas({ snapshotsPerRegion: 100_000 });
     }

@@ -1,5 +1,6 @@
 import type { Ec2Snapshots, SnapshotView } from '@lifeboat/aws';
 import { type Clock, sleepOn } from '../clock.js';
+import { retryReason } from '../jobs/retry.js';
 
 /** A waited snapshot the Describe call did not return for this long is reported missing (deleted, or lost). */
 const MISSING_AFTER_MS = 5 * 60_000;
@@ -151,8 +152,17 @@ export class SnapshotLookup {
     try {
       views = await ec2.describeSnapshots({ ids });
     } catch (err) {
+      // One-off lookups are retried by their callers; waiters wait on through throttling, 5xx and network errors
+      // (backing off as if the snapshots were still pending) and fail only on a refusal.
       for (const a of asks) a.reject(err);
+      const transient = retryReason(err) !== undefined;
+      const now = this.clock.now().getTime();
       for (const w of waiters) {
+        if (transient) {
+          w.backoff = Math.min(w.backoff * 2, this.maxPollMs);
+          w.due = now + w.backoff;
+          continue;
+        }
         b.waiters = b.waiters.filter((x) => x !== w);
         w.reject(err);
       }
