@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AwsCallCounter, Ec2Snapshots } from '@lifeboat/aws';
 import type { AccountRecord, Catalog } from '@lifeboat/catalog';
 import type { AccountService } from '../accounts/service.js';
@@ -29,6 +30,8 @@ export class SnapshotEnv {
   readonly calls: CallRecorder;
   readonly lookup: SnapshotLookup;
   private readonly copySlots = new Map<string, Semaphore>();
+  private readonly clients = new Map<string, Ec2Snapshots>();
+  private readonly scope = new AsyncLocalStorage<string>();
   private readonly copiesPerRegion: number;
 
   constructor(
@@ -45,9 +48,40 @@ export class SnapshotEnv {
     this.copiesPerRegion = options.copiesPerRegion ?? 20;
   }
 
-  /** The adapter for an account × region, its calls counted for `sessionId`. */
+  /**
+   * The adapter for an account × region, its calls counted for `sessionId`. One SDK client pair per account ×
+   * region serves every task (kept-alive connections, no client set up per instance); each call runs in its
+   * session's async context, which the counting middleware reads. `destroy()` of what this returns does nothing:
+   * the clients live until close().
+   */
   ec2(account: AccountRecord, region: string, sessionId: string | null): Ec2Snapshots {
-    return this.factory(account, region, (api, r) => sessionId && this.calls.count(sessionId, api, r));
+    const key = `${account.id}@${account.version}/${region}`;
+    let shared = this.clients.get(key);
+    if (!shared) {
+      for (const [k, c] of this.clients) {
+        // Credentials changed with the account's version: the old client goes.
+        if (k.startsWith(`${account.id}@`) && k.endsWith(`/${region}`)) {
+          c.destroy();
+          this.clients.delete(k);
+        }
+      }
+      shared = this.factory(account, region, (api, r) => {
+        const s = this.scope.getStore();
+        if (s) this.calls.count(s, api, r);
+      });
+      this.clients.set(key, shared);
+    }
+    const scope = this.scope;
+    const target = shared;
+    return new Proxy(target, {
+      get(t, prop, receiver) {
+        if (prop === 'destroy') return () => {};
+        const v = Reflect.get(t, prop, receiver);
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) =>
+          sessionId ? scope.run(sessionId, () => v.apply(target, args)) : v.apply(target, args);
+      },
+    });
   }
 
   /** A catalog account by id; NOT_FOUND names what to do. */
@@ -82,5 +116,7 @@ export class SnapshotEnv {
 
   close(): void {
     this.lookup.close();
+    for (const c of this.clients.values()) c.destroy();
+    this.clients.clear();
   }
 }
