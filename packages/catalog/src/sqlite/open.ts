@@ -4,7 +4,7 @@ import { kyselyCatalog } from '../catalog.js';
 import type { CatalogDatabase } from '../schema.js';
 import type { Catalog } from '../types.js';
 import { backupSqlite } from './backup.js';
-import { ImmediateSqliteDialect } from './dialect.js';
+import { ImmediateSqliteDialect, withStatementCache } from './dialect.js';
 import { openError } from './errors.js';
 import { createPrivate } from './files.js';
 import { inspectCatalog } from './inspect.js';
@@ -39,7 +39,7 @@ export async function openSqliteCatalog(file: string, options: SqliteCatalogOpti
       raw.pragma('synchronous = NORMAL');
     }
     raw.pragma('foreign_keys = ON');
-    const db = new Kysely<CatalogDatabase>({ dialect: new ImmediateSqliteDialect({ database: raw }) });
+    const db = new Kysely<CatalogDatabase>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(raw) }) });
     if (!readonly && options.migrate !== false) await migrateSqlite(db as Kysely<unknown>, file);
     return kyselyCatalog(db, {
       async schemaVersion() {
