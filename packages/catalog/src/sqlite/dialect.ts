@@ -1,3 +1,4 @@
+import type BetterSqlite3 from 'better-sqlite3';
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -6,7 +7,6 @@ import {
   type SqliteDialectConfig,
   SqliteDriver,
 } from 'kysely';
-import type BetterSqlite3 from 'better-sqlite3';
 
 /**
  * Kysely's SQLite dialect with transactions that take the write lock at BEGIN (IMMEDIATE). A deferred

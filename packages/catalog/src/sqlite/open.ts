@@ -39,7 +39,9 @@ export async function openSqliteCatalog(file: string, options: SqliteCatalogOpti
       raw.pragma('synchronous = NORMAL');
     }
     raw.pragma('foreign_keys = ON');
-    const db = new Kysely<CatalogDatabase>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(raw) }) });
+    const db = new Kysely<CatalogDatabase>({
+      dialect: new ImmediateSqliteDialect({ database: withStatementCache(raw) }),
+    });
     if (!readonly && options.migrate !== false) await migrateSqlite(db as Kysely<unknown>, file);
     return kyselyCatalog(db, {
       async schemaVersion() {
