@@ -14,7 +14,7 @@ import {
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { problemOf, stopAll } from './appliance-process.js';
+import { lifeboat, problemOf, stopAll, tempDir } from './appliance-process.js';
 import { type PointBody, PolicyWorld } from './policy-fixture.js';
 
 let w: PolicyWorld;
@@ -405,7 +405,17 @@ describe('aws/ebs-encrypted volumes replicated into another account', () => {
       replicas: [{ account: 'backup', region: 'us-east-1', keep: 1 }],
     };
     expect((await w.call('POST', '/policies', secure)).status).toBe(201);
-    const s = await w.run('secure');
+    // Through the CLI: `policy run --wait` follows the session and exits 7 on its warning.
+    const home = tempDir('cli-home');
+    const cli = await lifeboat(['policy', 'run', 'secure', '--wait'], {
+      LIFEBOAT_SERVER: w.appliance.origin,
+      LIFEBOAT_TOKEN: w.token,
+      HOME: home,
+      XDG_CONFIG_HOME: home,
+    });
+    expect(cli.code, `${cli.stdout}\n${cli.stderr}`).toBe(7);
+    const sessionId = (await w.call<{ lastSessionId: string }>('GET', '/policies/secure')).body.lastSessionId;
+    const s = await w.ended(sessionId);
     expect(s.state).toBe('warning');
     const task = s.tasks.find((t) => t.kind === 'snapshot.instance')!;
     expect(task.state).toBe('warning');
