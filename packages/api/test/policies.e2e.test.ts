@@ -12,6 +12,7 @@ import {
   CreateVolumeCommand,
   DescribeInstancesCommand,
   RunInstancesCommand,
+  TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lifeboat, problemOf, stopAll, tempDir } from './appliance-process.js';
@@ -365,6 +366,37 @@ describe('changing and removing policies', () => {
     for (const v of second.volumes) expect(live.has(v.snapshotId)).toBe(false);
     // The first policy of that name was another policy: its orphaned points stay.
     for (const v of made!.volumes) expect(live.has(v.snapshotId)).toBe(true);
+  });
+});
+
+describe('a gone instance', () => {
+  it('keeps its restore points and their replicas: a retention task marks it gone and deletes nothing', async () => {
+    const before = pointsOf(await w.timeline('&policy=prod-daily'), 'web-eu-1');
+    expect(before.length).toBeGreaterThan(0);
+    const c = w.ec2(0, 'eu-west-1');
+    await c.send(new TerminateInstancesCommand({ InstanceIds: [ids['web-eu-1']!] }));
+    c.destroy();
+    for (let i = 0; i < 3; i++) {
+      await w.advance(3600);
+      const s = await w.run('prod-daily');
+      expect(s.state).toBe('succeeded');
+      expect(s.tasks.filter((t) => t.kind === 'snapshot.instance').map((t) => t.resource)).not.toContain(
+        ids['web-eu-1'],
+      );
+      const retention = s.tasks.find((t) => t.kind === 'snapshot.retention' && t.region === 'eu-west-1')!;
+      expect(retention.state).toBe('succeeded');
+      expect((retention.result as { deleted: number }).deleted).toBe(0);
+      const input = (
+        retention as unknown as { input: { instances: Array<{ instanceId: string; gone: boolean }> } }
+      ).input;
+      expect(input.instances).toContainEqual({ instanceId: ids['web-eu-1'], gone: true });
+    }
+    const after = pointsOf(await w.timeline('&policy=prod-daily'), 'web-eu-1');
+    expect(after.map((p) => p.id).sort()).toEqual(before.map((p) => p.id).sort());
+    const live = new Set((await w.snapshots(0, 'eu-west-1')).map((x) => x.SnapshotId));
+    for (const p of after)
+      for (const v of p.volumes.filter((x) => x.state !== 'deleted'))
+        expect(live.has(v.snapshotId)).toBe(true);
   });
 });
 
