@@ -11,10 +11,9 @@ import type { Clock } from '../clock.js';
 import { withRetries } from '../jobs/retry.js';
 import type { TaskSpec } from '../jobs/types.js';
 import type { SnapshotEnv } from '../snapshots/env.js';
-import type { SelectedVolume, SnapshotTaskInput } from '../snapshots/instance-task.js';
 import { SNAPSHOT_TASK } from '../snapshots/instance-task.js';
-import type { ResolvedReplica } from '../snapshots/replicate.js';
 import { type RetentionRules, retentionOf } from '../snapshots/retention.js';
+import type { ResolvedReplica, SelectedVolume, SnapshotTaskInput } from '../snapshots/steps.js';
 import { type PolicyDocument, sameDevice, selects } from './document.js';
 
 export const REGION_FAILED_TASK = 'policy.region';

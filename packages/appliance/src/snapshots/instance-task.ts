@@ -9,43 +9,20 @@
  * a `thaw` phase (post-script) right after it, both checkpointed like the others.
  */
 import { randomUUID } from 'node:crypto';
-import type { Ec2Snapshots, InstanceConfiguration, SnapshotView } from '@lifeboat/aws';
+import type { Ec2Snapshots, SnapshotView } from '@lifeboat/aws';
 import type { PointSnapshotRecord, RestorePointRecord } from '@lifeboat/catalog';
 import { type TaskContext, TaskError, type TaskKind, type TaskOutcome } from '../jobs/types.js';
 import { deleteVerified } from './delete.js';
 import type { SnapshotEnv } from './env.js';
-import { markerTags, TOKEN_TAG } from './markers.js';
+import { markerTags } from './markers.js';
 import { loadPointStates } from './points-load.js';
-import { type ResolvedReplica, replicateTarget } from './replicate.js';
-import { decideRetention, type RetentionRules } from './retention.js';
+import { replicateTarget } from './replicate.js';
+import { decideRetention } from './retention.js';
 import { type SnapshotSeal, sealSet as sealSetTags, setReference } from './seal.js';
+import { findByToken, type SnapshotTaskInput, waitFor } from './steps.js';
 
 export const SNAPSHOT_TASK = 'snapshot.instance';
-
-export interface SelectedVolume {
-  device: string;
-  volumeId: string;
-  sizeGiB: number;
-  encrypted: boolean;
-  kmsKeyId: string | null;
-}
-
-export interface SnapshotTaskInput {
-  policyId: string;
-  policyName: string;
-  accountId: string;
-  awsAccountId: string;
-  region: string;
-  instanceId: string;
-  instanceName: string | null;
-  configuration: InstanceConfiguration;
-  /** The volumes the set covers (the excluded ones left out), by device. */
-  volumes: SelectedVolume[];
-  excludeBoot: boolean;
-  excludeVolumeIds: string[];
-  replicas: ResolvedReplica[];
-  retention: RetentionRules;
-}
+export type { ResolvedReplica, SelectedVolume, SnapshotTaskInput } from './steps.js';
 
 /**
  * What a restart resumes from: the point, and once made, the phase-2 tags of every source snapshot: the sealed
@@ -223,19 +200,6 @@ async function createSet(
   return records.sort((a, b) => a.device.localeCompare(b.device));
 }
 
-/** Looks snapshots up by their token tag: three tries over about seven seconds of the appliance's clock. */
-export async function findByToken(
-  ctx: Pick<TaskContext, 'sleep'>,
-  ec2: Ec2Snapshots,
-  token: string,
-): Promise<SnapshotView[]> {
-  for (let i = 0; ; i++) {
-    const found = await ec2.describeSnapshots({ filters: [{ Name: `tag:${TOKEN_TAG}`, Values: [token] }] });
-    if (found.length > 0 || i === 3) return found;
-    await ctx.sleep(1000 * 2 ** i);
-  }
-}
-
 /** The earliest set by start time (one CreateSnapshots call = one start time). */
 function firstSet(snapshots: SnapshotView[]): SnapshotView[] {
   if (snapshots.length === 0) return [];
@@ -310,40 +274,6 @@ function baseSeal(
     source: null,
     set: setReference(sources.map((x) => x.snapshotId)),
   };
-}
-
-/** Waits (slot given up) until every pending snapshot completed or failed; records the outcome. */
-export async function waitFor(
-  env: SnapshotEnv,
-  ctx: TaskContext,
-  ec2: Ec2Snapshots,
-  key: string,
-  snapshots: PointSnapshotRecord[],
-): Promise<PointSnapshotRecord[]> {
-  const pending = snapshots.filter((s) => s.state === 'pending');
-  if (pending.length === 0) return snapshots;
-  const views = await ctx.park(() =>
-    Promise.all(
-      pending.map((s) => env.lookup.waitDone(`${key}/${ctx.session.id}`, ec2, s.snapshotId, ctx.signal)),
-    ),
-  );
-  for (const [i, s] of pending.entries()) {
-    const v = views[i];
-    const state = !v ? 'error' : v.state === 'completed' ? 'completed' : 'error';
-    if (!v) await ctx.log('error', `snapshot ${s.snapshotId} is no longer shown by AWS`);
-    else if (state === 'error')
-      await ctx.log('error', `snapshot ${s.snapshotId}: ${v.state} ${v.stateMessage ?? ''}`);
-    await env.catalog.points.updateSnapshot(s.snapshotId, {
-      state,
-      ...(v && { sizeGiB: v.sizeGiB, encrypted: v.encrypted, kmsKeyId: v.kmsKeyId }),
-    });
-    s.state = state;
-    if (v) {
-      s.encrypted = v.encrypted;
-      s.kmsKeyId = v.kmsKeyId;
-    }
-  }
-  return snapshots;
 }
 
 /** The instance's retention under this policy; returns what it did. */

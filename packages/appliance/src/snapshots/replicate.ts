@@ -9,21 +9,9 @@ import type { Ec2Snapshots } from '@lifeboat/aws';
 import type { PointSnapshotRecord, RestorePointRecord } from '@lifeboat/catalog';
 import { type TaskContext, TaskError } from '../jobs/types.js';
 import type { SnapshotEnv } from './env.js';
-import type { SnapshotTaskInput } from './instance-task.js';
-import { findByToken, waitFor } from './instance-task.js';
 import { markerTags } from './markers.js';
 import { configPiecesOf, openSeal, replicaSeal, sealTags } from './seal.js';
-
-export interface ResolvedReplica {
-  /** `<account name>/<region>`: the policy's name of the target, the key of its retention. */
-  target: string;
-  accountId: string;
-  awsAccountId: string;
-  region: string;
-  kmsKey: string | null;
-  shareKmsKey: string | null;
-  keep: number;
-}
+import { findByToken, type ResolvedReplica, type SnapshotTaskInput, waitFor } from './steps.js';
 
 export async function replicateTarget(
   env: SnapshotEnv,
